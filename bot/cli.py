@@ -1,0 +1,128 @@
+"""The `tipline` command: a thin click layer over the library.
+
+Data goes to stdout, messages to stderr. A user error is one line and exit 1 (usage
+errors exit 2, as click does); never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Collection
+from pathlib import Path
+
+import click
+
+from bot.config import CHAT, WEBHOOK, ConfigError, Settings, load_settings
+
+
+class Obj:
+    """Options of the root command, for its subcommands."""
+
+    def __init__(self, db: Path | None) -> None:
+        self.db = db
+
+    def settings(self, require: Collection[str] = ()) -> Settings:
+        """Load settings, turning a configuration error into a one-line CLI error."""
+        try:
+            return load_settings(require, db_path=self.db)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+
+
+pass_obj = click.make_pass_decorator(Obj)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite database file (overrides TIPLINE_DB).")
+@click.version_option(package_name="tipline")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None) -> None:
+    """Tipline: a WeChat tip line for reports of ICOs and crypto trading.
+
+    Configuration comes from the environment and from .env (see README.md).
+
+    \b
+    Example:
+      tipline serve --workers 2
+    """
+    ctx.obj = Obj(db)
+
+
+@cli.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes sharing the port and the database.")
+@pass_obj
+def serve(obj: Obj, workers: int) -> None:
+    """Run the webhook WeChat calls (POST /wechat) until SIGTERM, then drain.
+
+    \b
+    Example:
+      tipline serve --workers 4
+    """
+    from bot.serve import configure_logging
+    from bot.serve import serve as run
+
+    settings = obj.settings(WEBHOOK)
+    configure_logging()
+    try:
+        run(settings, workers)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"
+        ) from None
+
+
+@cli.command()
+@click.option("--url", help="Webhook URL [default: http://TIPLINE_HOST:TIPLINE_PORT/wechat].")
+@click.option("--user", "openid", default="o_tipline_chat_user", show_default=True,
+              help="The OpenID to send as (another ID is another reporter).")
+@pass_obj
+def chat(obj: Obj, url: str | None, openid: str) -> None:
+    """Talk to a running server as a WeChat user would: signed (and encrypted) messages.
+
+    Lines starting with / send photos, voice, locations, links and menu clicks;
+    type /help inside the chat for the list. Lines can also be piped in.
+
+    \b
+    Example:
+      tipline chat --user alice
+      echo 帮助 | tipline chat
+    """
+    from bot.chat import CHAT_HELP, ChatError, Simulator
+
+    settings = obj.settings(CHAT)
+    url = url or f"http://{settings.host}:{settings.port}/wechat"
+    simulator = Simulator.from_settings(settings, url, openid)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo(f"Talking to {url} as {openid}. /help lists commands, /quit leaves.",
+                   err=True)
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/help":
+            click.echo(CHAT_HELP, err=True)
+            continue
+        try:
+            reply = simulator.send(simulator.message(line))
+        except ChatError as error:
+            if not interactive:
+                raise click.ClickException(str(error)) from None
+            click.echo(f"! {error}", err=True)
+            continue
+        click.echo(reply if reply else "(no reply)")
+        if interactive:
+            click.echo()
+
+
+def main() -> None:
+    """Run the `tipline` command."""
+    cli(prog_name="tipline")

@@ -1,0 +1,143 @@
+"""Settings: read once from the environment (and `.env`), validated, frozen.
+
+Nothing else in the project calls `os.getenv`. A command asks for the settings it
+needs (`require=`), so investigator commands run on a machine that holds only a copy
+of the database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
+
+# What WeChat's console itself accepts: 3-32 letters or digits.
+_TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")
+# The EncodingAESKey is 43 characters of base64 without its "=" padding.
+_AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
+_APP_ID = re.compile(r"wx[0-9a-fA-F]{16}")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Tipline reads from its environment, validated."""
+
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_encoding_aes_key: str = ""
+    wechat_api_base_url: str = DEFAULT_API_BASE_URL
+    wechat_timestamp_tolerance: int = 300
+    db_path: Path = Path("data/tipline.db")
+    evidence_dir: Path = Path("data/evidence")
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    lang: str = "zh"
+
+    @property
+    def safe_mode(self) -> bool:
+        """Whether encrypted (safe or compatible mode) requests can be decrypted."""
+        return bool(self.wechat_encoding_aes_key)
+
+    @property
+    def api_enabled(self) -> bool:
+        """Whether the WeChat API (media download, menus) can be called."""
+        return bool(self.wechat_app_id and self.wechat_app_secret)
+
+
+# The variables a command may require, by name.
+WEBHOOK = ("WECHAT_TOKEN", "TIPLINE_SECRET_KEY")
+CHAT = ("WECHAT_TOKEN",)
+
+
+def load_settings(
+    require: Collection[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | os.PathLike[str] | None = ".env",
+    db_path: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Read `.env` and the environment (the environment wins) into validated settings."""
+    values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str:
+        value = values.get(name, "").strip()
+        if not value and name in require:
+            raise ConfigError(f"{name} is required: set it in the environment or in .env")
+        return value
+
+    token = get("WECHAT_TOKEN")
+    if token and not _TOKEN.fullmatch(token):
+        raise ConfigError("WECHAT_TOKEN must be 3-32 letters or digits (as in the WeChat console)")
+
+    aes_key = get("WECHAT_ENCODING_AES_KEY")
+    if aes_key and not _AES_KEY.fullmatch(aes_key):
+        raise ConfigError(
+            f"WECHAT_ENCODING_AES_KEY must be exactly 43 letters or digits, got {len(aes_key)} "
+            "characters"
+        )
+    app_id = get("WECHAT_APP_ID")
+    if app_id and not _APP_ID.fullmatch(app_id):
+        raise ConfigError("WECHAT_APP_ID must look like wx followed by 16 hex digits")
+    if aes_key and not app_id:
+        raise ConfigError(
+            "WECHAT_APP_ID is required when WECHAT_ENCODING_AES_KEY is set "
+            "(safe mode checks the AppID inside every message)"
+        )
+
+    base_url = get("WECHAT_API_BASE_URL") or DEFAULT_API_BASE_URL
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("WECHAT_API_BASE_URL must be an http:// or https:// URL")
+
+    secret_key = get("TIPLINE_SECRET_KEY")
+    if secret_key and len(secret_key) < 16:
+        raise ConfigError("TIPLINE_SECRET_KEY must be at least 16 characters")
+
+    lang = get("TIPLINE_LANG") or "zh"
+    if lang not in ("zh", "en"):
+        raise ConfigError("TIPLINE_LANG must be zh or en")
+
+    return Settings(
+        wechat_token=token,
+        wechat_app_id=app_id,
+        wechat_app_secret=get("WECHAT_APP_SECRET"),
+        wechat_encoding_aes_key=aes_key,
+        wechat_api_base_url=base_url.rstrip("/"),
+        wechat_timestamp_tolerance=_integer(values, "WECHAT_TIMESTAMP_TOLERANCE", 300, 0, 86400),
+        db_path=Path(db_path or get("TIPLINE_DB") or "data/tipline.db"),
+        evidence_dir=Path(get("TIPLINE_EVIDENCE_DIR") or "data/evidence"),
+        secret_key=secret_key,
+        host=get("TIPLINE_HOST") or "127.0.0.1",
+        port=_integer(values, "TIPLINE_PORT", 8080, 1, 65535),
+        lang=lang,
+    )
+
+
+def _integer(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """Parse an integer setting within [low, high], naming the variable when it is not."""
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {number}")
+    return number

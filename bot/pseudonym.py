@@ -1,0 +1,17 @@
+"""Keyed pseudonyms: the only form in which a reporter's OpenID is ever stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+
+
+def pseudonymiser(secret_key: str) -> Callable[[str], str]:
+    """Return a function mapping an OpenID to its HMAC-SHA256 pseudonym (32 hex digits)."""
+    key = secret_key.encode()
+
+    def pseudonymise(openid: str) -> str:
+        return hmac.new(key, openid.encode(), hashlib.sha256).hexdigest()[:32]
+
+    return pseudonymise

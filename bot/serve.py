@@ -1,0 +1,91 @@
+"""`tipline serve`: one or more worker processes on one port and one database."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import sys
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from aiohttp import web
+
+from bot.app import init_app
+from bot.config import Settings
+from db.connection import connect
+from db.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+# Seconds SIGTERM gives in-flight requests to finish: WeChat's own patience.
+DRAIN_SECONDS = 5.0
+# A worker that keeps dying is restarted no faster than this.
+RESTART_PAUSE = 1.0
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr with times and process ids (several workers share the stream)."""
+    logging.basicConfig(
+        level=level, stream=sys.stderr,
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run_worker(settings: Settings, reuse_port: bool) -> None:
+    """Serve the webhook in this process until SIGTERM or SIGINT, then drain."""
+    configure_logging()
+    web.run_app(
+        init_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        access_log=None,  # the access log would carry OpenIDs in query strings
+        shutdown_timeout=DRAIN_SECONDS,
+        print=None,
+    )
+
+
+def serve(settings: Settings, workers: int) -> None:
+    """Run `workers` processes sharing the port (SO_REUSEPORT) and the database."""
+    migrate(connect(settings.db_path))  # once, here, so a bad database fails before forking
+    log.info("serving http://%s:%d/wechat with %d worker(s), database %s",
+             settings.host, settings.port, workers, settings.db_path)
+    if workers == 1:
+        run_worker(settings, reuse_port=False)
+        return
+    _supervise(settings, workers)
+
+
+def _supervise(settings: Settings, workers: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start() -> BaseProcess:
+        process = context.Process(target=run_worker, args=(settings, True), daemon=False)
+        process.start()
+        return process
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    children = [start() for _ in range(workers)]
+    while not stopping:
+        time.sleep(0.2)
+        for index, child in enumerate(children):
+            if not child.is_alive() and not stopping:
+                log.error("worker %s exited with %s; restarting it", child.pid, child.exitcode)
+                time.sleep(RESTART_PAUSE)
+                children[index] = start()
+    log.info("draining %d worker(s)", len(children))
+    for child in children:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: the worker stops accepting and drains
+    for child in children:
+        child.join(DRAIN_SECONDS + 5)
+        if child.is_alive():
+            child.kill()

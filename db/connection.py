@@ -1,0 +1,33 @@
+"""Opening the SQLite database: WAL, durable commits, a busy timeout well inside WeChat's 5 s."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+# WeChat gives up after 5 s; a writer waiting longer than this for another process's
+# lock has already lost the race, so it fails fast and the retry finds the stored reply.
+BUSY_TIMEOUT_MS = 2000
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (creating its folder) the database at `path` with Tipline's pragmas."""
+    path = Path(path)
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the first statement
+        # of every transaction takes the write lock (no read-then-upgrade deadlocks).
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk (WAL fsynced) before a reply says "filed".
+        conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn)

@@ -1,0 +1,57 @@
+"""What the conversation sees of an inbound message: plain data, no WeChat library types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Message kinds the pipeline accepts; anything else is answered with "success" unstored.
+MESSAGE_KINDS = frozenset(
+    {"text", "image", "voice", "video", "shortvideo", "location", "link", "file"}
+)
+# Events the pipeline accepts (lower-case, as WeChat spells them in any case).
+EVENT_KINDS = frozenset({"subscribe", "unsubscribe", "click", "view", "scan", "location"})
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message or event from a reporter, with the sender already pseudonymised."""
+
+    kind: str  # one of MESSAGE_KINDS, or "event"
+    sender: str  # keyed pseudonym of the OpenID, never the OpenID itself
+    created_at: int  # CreateTime, seconds since the epoch
+    msg_id: int | None = None  # None for events
+    text: str = ""  # Content of a text message; Recognition of a voice message
+    event: str = ""  # lower-case event name for kind == "event"
+    event_key: str = ""  # menu key, scene, or URL
+    media_id: str = ""
+    media_format: str = ""  # voice format (amr, speex) or file extension
+    thumb_media_id: str = ""
+    pic_url: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    label: str = ""  # location label
+    title: str = ""  # link or file title
+    description: str = ""
+    url: str = ""
+
+    @property
+    def dedup_key(self) -> str:
+        """The key WeChat's retries share: MsgId for messages, CreateTime+event for events."""
+        if self.msg_id is not None:
+            return f"m{self.msg_id}"
+        return f"e{self.created_at}:{self.event}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to answer: a text, or nothing (WeChat then shows no message)."""
+
+    text: str = ""
+
+    @property
+    def silent(self) -> bool:
+        """Whether the answer is WeChat's "no reply" (the literal body `success`)."""
+        return not self.text
+
+
+NO_REPLY = Reply()
