@@ -52,8 +52,10 @@ def cli(ctx: click.Context, db: Path | None) -> None:
 @cli.command()
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes sharing the port and the database.")
+@click.option("--access-log", is_flag=True,
+              help="Log one line per request (method, path, status; never the query).")
 @pass_obj
-def serve(obj: Obj, workers: int) -> None:
+def serve(obj: Obj, workers: int, access_log: bool) -> None:
     """Run the webhook WeChat calls (POST /wechat) until SIGTERM, then drain.
 
     \b
@@ -66,7 +68,7 @@ def serve(obj: Obj, workers: int) -> None:
     settings = obj.settings(WEBHOOK)
     configure_logging()
     try:
-        run(settings, workers)
+        run(settings, workers, access_log)
     except OSError as error:
         raise click.ClickException(
             f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"

@@ -12,6 +12,7 @@ from types import FrameType
 
 from aiohttp import web
 
+from bot.access_log import SafeAccessLogger
 from bot.app import init_app
 from bot.config import Settings
 from db.connection import connect
@@ -33,7 +34,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     )
 
 
-def run_worker(settings: Settings, reuse_port: bool) -> None:
+def run_worker(settings: Settings, reuse_port: bool, access_log: bool = False) -> None:
     """Serve the webhook in this process until SIGTERM or SIGINT, then drain."""
     configure_logging()
     web.run_app(
@@ -41,29 +42,31 @@ def run_worker(settings: Settings, reuse_port: bool) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
-        access_log=None,  # the access log would carry OpenIDs in query strings
+        # Off by default: nginx in front keeps one; ours never logs query strings (OpenIDs).
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        access_log_class=SafeAccessLogger,
         shutdown_timeout=DRAIN_SECONDS,
         print=None,
     )
 
 
-def serve(settings: Settings, workers: int) -> None:
+def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
     """Run `workers` processes sharing the port (SO_REUSEPORT) and the database."""
     migrate(connect(settings.db_path))  # once, here, so a bad database fails before forking
     log.info("serving http://%s:%d/wechat with %d worker(s), database %s",
              settings.host, settings.port, workers, settings.db_path)
     if workers == 1:
-        run_worker(settings, reuse_port=False)
+        run_worker(settings, False, access_log)
         return
-    _supervise(settings, workers)
+    _supervise(settings, workers, access_log)
 
 
-def _supervise(settings: Settings, workers: int) -> None:
+def _supervise(settings: Settings, workers: int, access_log: bool) -> None:
     context = multiprocessing.get_context("spawn")
     stopping = False
 
     def start() -> BaseProcess:
-        process = context.Process(target=run_worker, args=(settings, True), daemon=False)
+        process = context.Process(target=run_worker, args=(settings, True, access_log), daemon=False)
         process.start()
         return process
 

@@ -104,6 +104,8 @@ async def receive(request: web.Request) -> web.Response:
         reply = await hook.writer.run(process, inbound, stamp, now, settings.lang)
     except WebhookError as error:
         return _refusal(error)
+    except web.HTTPException:  # 413 from the body limit
+        raise
     except Exception:
         log.exception("unexpected error while handling a message")
         if envelope is None:

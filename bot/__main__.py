@@ -1,0 +1,5 @@
+"""`python -m bot`: the `tipline` command."""
+
+from bot.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""Safe and compatible mode: msg_signature, AES, Tencent's own test vector."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot import wechat
+from bot.config import Settings
+from tests.conftest import AES_KEY, APP_ID, WeChat, make_wechat, rows
+
+# Tencent's sample (WXBizMsgCrypt demo, also in wechatpy's tests): compatible mode, so the
+# plaintext fields travel beside Encrypt.
+VECTOR_PARAMS = {
+    "timestamp": "1409735669",
+    "nonce": "1320562132",
+    "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+    "encrypt_type": "aes",
+}
+VECTOR_BODY = (
+    "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
+    "<FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName>"
+    "<CreateTime>1409735668</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+    "<Content><![CDATA[abcdteT]]></Content><MsgId>6054768590064713728</MsgId>"
+    "<Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPX"
+    "o87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41"
+    "IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4k"
+    "w6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYY"
+    "I1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9G"
+    "hglF2PE=]]></Encrypt></xml>"
+).encode()
+
+
+def test_tencents_test_vector_decrypts_to_its_text_message() -> None:
+    crypto = wechat.Crypto("spamtest", AES_KEY, APP_ID)
+    fields = wechat.parse_xml(VECTOR_BODY)
+    inner = wechat.parse_xml(crypto.open(fields, VECTOR_PARAMS["msg_signature"],
+                                         VECTOR_PARAMS["timestamp"], VECTOR_PARAMS["nonce"]))
+    assert inner["Content"] == "abcdteT"
+    assert inner["FromUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+
+
+async def test_tencents_test_vector_is_accepted_over_http_and_answered_encrypted(
+    safe_settings: Settings,
+) -> None:
+    vector = dataclasses.replace(safe_settings, wechat_token="spamtest",
+                                 wechat_timestamp_tolerance=0)
+    async for weixin in make_wechat(vector)():
+        status, body = await weixin.post(wechat.SignedRequest(dict(VECTOR_PARAMS), VECTOR_BODY))
+        assert status == 200
+        assert b"abcdteT" not in body and b"<Encrypt>" in body
+        crypto = wechat.Crypto("spamtest", AES_KEY, APP_ID)
+        reply = wechat.parse_xml(wechat.open_reply(crypto, body))
+        assert reply["ToUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+        assert "举报" in reply["Content"]
+
+
+async def test_a_safe_mode_conversation_is_encrypted_both_ways(safe_weixin: WeChat) -> None:
+    request = safe_weixin.sign(safe_weixin.text("帮助"))
+    assert b"\xe5\xb8\xae" not in request.body  # the word 帮助 is not on the wire
+    status, body = await safe_weixin.post(request)
+    assert status == 200 and b"<Encrypt>" in body
+    assert "使用说明" in wechat.parse_xml(wechat.open_reply(safe_weixin.crypto, body))[  # type: ignore[arg-type]
+        "Content"]
+
+
+async def test_a_wrong_msg_signature_is_refused_and_nothing_is_stored(
+    safe_weixin: WeChat, safe_settings: Settings
+) -> None:
+    request = safe_weixin.sign(safe_weixin.text("帮助"))
+    request.params["msg_signature"] = "f" * 40
+    assert (await safe_weixin.post(request))[0] == 403
+    assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(0,)]
+
+
+async def test_a_correctly_signed_garbage_payload_gets_400(safe_weixin: WeChat) -> None:
+    for garbage in ("AAAA", "not base64!", "aGVsbG8gd29ybGQ=", "A" * 64):
+        request = safe_weixin.sign(safe_weixin.text("x"))
+        ts, nonce = request.params["timestamp"], request.params["nonce"]
+        request.params["msg_signature"] = wechat.sign("tiplinetest", ts, nonce, garbage)
+        body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{garbage}</Encrypt></xml>".encode()
+        assert (await safe_weixin.post(wechat.SignedRequest(request.params, body)))[0] == 400
+
+
+async def test_compatible_mode_trusts_only_the_decrypted_payload(safe_weixin: WeChat) -> None:
+    """The plaintext copy says 帮助 (Chinese); the encrypted one says help (English)."""
+    request = safe_weixin.sign(safe_weixin.text("help"))
+    fields = wechat.parse_xml(request.body)
+    tampered = wechat.inbound_xml({**safe_weixin.text("帮助"), "Encrypt": fields["Encrypt"]})
+    status, body = await safe_weixin.post(wechat.SignedRequest(request.params, tampered.encode()))
+    assert status == 200
+    reply = wechat.parse_xml(wechat.open_reply(safe_weixin.crypto, body))  # type: ignore[arg-type]
+    assert "How to use" in reply["Content"]
+
+
+async def test_an_encrypted_request_without_a_configured_key_gets_400(
+    weixin: WeChat, safe_settings: Settings
+) -> None:
+    crypto = wechat.Crypto("tiplinetest", AES_KEY, APP_ID)
+    request = wechat.sign_request("tiplinetest", wechat.inbound_xml(weixin.text("帮助")),
+                                  openid="o_alice", crypto=crypto)
+    assert (await weixin.post(request))[0] == 400
+
+
+async def test_plaintext_requests_still_work_when_a_key_is_configured(safe_weixin: WeChat
+                                                                     ) -> None:
+    # The console can be switched back to plaintext mode; the token still signs requests.
+    plain = wechat.sign_request("tiplinetest", wechat.inbound_xml(safe_weixin.text("帮助")),
+                                openid="o_alice")
+    status, body = await safe_weixin.post(plain)
+    assert status == 200 and b"<Encrypt>" not in body

@@ -1,0 +1,230 @@
+"""The webhook over real HTTP: verification, replies, retries, replays and hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from bot import wechat
+from bot.config import Settings
+from tests.conftest import TOKEN, WeChat, make_wechat, rows
+
+
+def stored_messages(settings: Settings) -> int:
+    return int(rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0])
+
+
+async def test_a_follower_who_asks_for_help_gets_the_instructions_in_chinese(
+    weixin: WeChat,
+) -> None:
+    reply = await weixin.send(weixin.text("帮助"))
+    assert "举报" in reply and "查询" in reply and "取消" in reply
+
+
+async def test_an_english_command_word_switches_the_reply_language(weixin: WeChat) -> None:
+    assert "How to use" in await weixin.send(weixin.text("HELP"))
+    # The conversation stays in English for a message that is not a command word.
+    assert "Received" in await weixin.send(weixin.text("hello there"))
+
+
+async def test_a_new_follower_is_told_reports_are_confidential_and_free(weixin: WeChat) -> None:
+    reply = await weixin.send(weixin.event("subscribe"))
+    assert "保密" in reply and "不会向您收取任何费用" in reply and "追回损失" in reply
+
+
+async def test_the_help_menu_button_answers_with_the_instructions(weixin: WeChat) -> None:
+    assert "使用说明" in await weixin.send(weixin.event("CLICK", key="HELP"))
+
+
+async def test_wechat_url_check_echoes_echostr_only_when_signed(weixin: WeChat) -> None:
+    ts, nonce = str(int(time.time())), "77"
+    good = {"signature": wechat.sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
+            "echostr": "5828937127593459281"}
+    async with weixin.session.get(weixin.url, params=good) as response:
+        assert response.status == 200
+        assert await response.text() == "5828937127593459281"
+    bad = {**good, "signature": "0" * 40}
+    async with weixin.session.get(weixin.url, params=bad) as response:
+        assert response.status == 403
+
+
+async def test_a_forged_signature_is_refused_and_nothing_is_stored(
+    weixin: WeChat, settings: Settings
+) -> None:
+    request = weixin.sign(weixin.text("帮助"))
+    request.params["signature"] = wechat.sign("anothertoken", request.params["timestamp"],
+                                              request.params["nonce"])
+    status, _ = await weixin.post(request)
+    assert status == 403
+    assert stored_messages(settings) == 0
+
+
+async def test_a_stale_timestamp_is_refused(weixin: WeChat, settings: Settings) -> None:
+    stale = weixin.sign(weixin.text("帮助"), timestamp=int(time.time()) - 301)
+    assert (await weixin.post(stale))[0] == 403
+    fresh = weixin.sign(weixin.text("帮助"), timestamp=int(time.time()) - 290)
+    assert (await weixin.post(fresh))[0] == 200
+    assert stored_messages(settings) == 1
+
+
+async def test_tolerance_zero_turns_the_timestamp_check_off(settings: Settings) -> None:
+    relaxed = dataclasses.replace(settings, wechat_timestamp_tolerance=0)
+    async for weixin in make_wechat(relaxed)():
+        old = weixin.sign(weixin.text("帮助"), timestamp=1409735669)
+        assert (await weixin.post(old))[0] == 200
+
+
+async def test_wechats_retry_gets_the_stored_reply_and_is_processed_once(
+    weixin: WeChat, settings: Settings
+) -> None:
+    message = weixin.text("HELP", msg_id=123456789)
+    first = await weixin.send(message)
+    # Retries arrive with fresh nonces; the same identical request may come again too.
+    retries = [weixin.send(message) for _ in range(3)]
+    assert await asyncio.gather(*retries) == [first] * 3
+    assert rows(settings.db_path, "SELECT count(*), reply FROM inbound") == [(1, first)]
+
+
+async def test_the_same_msgid_from_two_senders_is_two_messages(
+    weixin: WeChat, settings: Settings
+) -> None:
+    await weixin.send(weixin.text("帮助", openid="o_alice", msg_id=42))
+    await weixin.send(weixin.text("帮助", openid="o_bob", msg_id=42))
+    assert stored_messages(settings) == 2
+
+
+async def test_a_replayed_nonce_with_another_body_is_refused(
+    weixin: WeChat, settings: Settings
+) -> None:
+    original = weixin.sign(weixin.text("帮助"))
+    assert (await weixin.post(original))[0] == 200
+    forged = wechat.SignedRequest(original.params,
+                                  wechat.inbound_xml(weixin.text("help")).encode())
+    assert (await weixin.post(forged))[0] == 403
+    # The identical request (WeChat's own retry) is answered again.
+    assert (await weixin.post(original))[0] == 200
+    assert stored_messages(settings) == 1
+
+
+HOSTILE_BODIES = {
+    "not xml": b"hello",
+    "empty": b"",
+    "unclosed": b"<xml><Content>hi</xml>",
+    "wrong root": b"<html><body/></html>",
+    "invalid utf-8": b"<xml><Content>\xff\xfe</Content></xml>",
+    "billion laughs": (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+        b"<xml><Content>&lol2;</Content></xml>"
+    ),
+    "external entity": (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b"<xml><Content>&e;</Content></xml>"
+    ),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+async def test_a_malformed_body_gets_400_and_nothing_is_stored(
+    weixin: WeChat, settings: Settings, body: bytes
+) -> None:
+    request = weixin.sign(weixin.text("x"))
+    assert (await weixin.post(wechat.SignedRequest(request.params, body)))[0] == 400
+    assert stored_messages(settings) == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"MsgId": "12ab"},
+        {"MsgId": "１２３"},  # full-width digits are not a MsgId
+        {"CreateTime": "yesterday"},
+        {"FromUserName": ""},
+    ],
+    ids=["letters in MsgId", "full-width MsgId", "CreateTime not a number", "empty sender"],
+)
+async def test_a_message_with_bad_fields_gets_400(weixin: WeChat, change: dict[str, str]
+                                                  ) -> None:
+    fields = {**weixin.text("帮助"), **change}
+    assert (await weixin.post(weixin.sign(fields)))[0] == 400
+
+
+@pytest.mark.parametrize("missing", ["FromUserName", "ToUserName", "MsgType", "MsgId",
+                                     "CreateTime", "Content"])
+async def test_a_message_missing_a_field_gets_400(weixin: WeChat, missing: str) -> None:
+    fields = weixin.text("帮助")
+    del fields[missing]
+    assert (await weixin.post(weixin.sign(fields)))[0] == 400
+
+
+async def test_a_body_over_one_mebibyte_gets_413(weixin: WeChat) -> None:
+    request = weixin.sign(weixin.text("帮助"))
+    huge = wechat.SignedRequest(request.params, b"<xml>" + b" " * (1024 * 1024 + 1) + b"</xml>")
+    assert (await weixin.post(huge))[0] == 413
+
+
+async def test_unknown_types_are_answered_success_and_not_stored(
+    weixin: WeChat, settings: Settings
+) -> None:
+    unknown_message = {**weixin.text("x"), "MsgType": "miniprogrampage"}
+    unknown_event = weixin.event("TEMPLATESENDJOBFINISH")
+    for fields in (unknown_message, unknown_event):
+        status, body = await weixin.post(weixin.sign(fields))
+        assert (status, body) == (200, b"success")
+    assert stored_messages(settings) == 0
+
+
+async def test_a_sender_id_containing_cdata_end_cannot_break_the_reply(weixin: WeChat) -> None:
+    status, body = await weixin.post(weixin.sign(weixin.text("帮助", openid="o]]><x>evil")))
+    assert status == 200
+    fields = wechat.parse_xml(body)  # still well-formed
+    assert fields["ToUserName"] == "o]]><x>evil"
+
+
+async def test_no_request_a_sender_can_make_yields_a_500(weixin: WeChat) -> None:
+    good = weixin.sign(weixin.text("帮助"))
+    attempts = [
+        ({}, good.body),
+        ({**good.params, "timestamp": "abc"}, good.body),
+        ({**good.params, "timestamp": "9" * 40}, good.body),
+        ({**good.params, "nonce": ""}, good.body),
+        ({**good.params, "encrypt_type": "aes"}, good.body),
+        ({**good.params, "signature": "é"}, good.body),
+    ]
+    for params, body in attempts:
+        async with weixin.session.post(weixin.url, params=params, data=body) as response:
+            assert 400 <= response.status < 500, (params, response.status)
+    async with weixin.session.put(weixin.url, data=good.body) as response:
+        assert response.status == 405
+
+
+async def test_openids_and_message_text_never_reach_the_info_log(
+    weixin: WeChat, caplog: pytest.LogCaptureFixture, settings: Settings
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await weixin.send(weixin.text("帮助 my secret tip", openid="o_secret_reporter"))
+    await weixin.post(wechat.SignedRequest(weixin.sign(weixin.text("x")).params, b"<bad"))
+    for record in caplog.records:
+        if record.levelno >= logging.INFO:
+            message = record.getMessage()
+            assert "o_secret_reporter" not in message and "secret tip" not in message
+
+
+async def test_the_openid_is_stored_only_as_a_pseudonym(weixin: WeChat, settings: Settings
+                                                      ) -> None:
+    await weixin.send(weixin.text("help", openid="o_reporter_openid_1234"))
+    for path in Path(settings.db_path).parent.glob("tipline.db*"):
+        assert b"o_reporter_openid_1234" not in path.read_bytes()
+    (sender,) = rows(settings.db_path, "SELECT sender FROM inbound")[0]
+    assert len(sender) == 32
+
+
+async def test_healthz_reports_the_database(weixin: WeChat) -> None:
+    async with weixin.session.get(weixin.url.replace("/wechat", "/healthz")) as response:
+        assert response.status == 200
+        assert (await response.json())["database"] == "ok"
