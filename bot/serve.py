@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0
 # A worker that keeps dying is restarted no faster than this.
 RESTART_PAUSE = 1.0
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -37,6 +40,8 @@ def configure_logging(level: int = logging.INFO) -> None:
 def run_worker(settings: Settings, reuse_port: bool, access_log: bool = False) -> None:
     """Serve the webhook in this process until SIGTERM or SIGINT, then drain."""
     configure_logging()
+    if reuse_port:
+        _die_with_parent()
     web.run_app(
         init_app(settings),
         host=settings.host,
@@ -48,6 +53,16 @@ def run_worker(settings: Settings, reuse_port: bool, access_log: bool = False) -
         shutdown_timeout=DRAIN_SECONDS,
         print=None,
     )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker if the supervisor dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
@@ -66,7 +81,7 @@ def _supervise(settings: Settings, workers: int, access_log: bool) -> None:
     stopping = False
 
     def start() -> BaseProcess:
-        process = context.Process(target=run_worker, args=(settings, True, access_log), daemon=False)
+        process = context.Process(target=run_worker, args=(settings, True, access_log))
         process.start()
         return process
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -127,7 +128,7 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("health check failed")
         return web.json_response({"status": "error", "database": "unavailable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    return web.json_response({"status": "ok", "database": "ok", "pid": os.getpid()})
 
 
 async def _read_body(request: web.Request) -> bytes:

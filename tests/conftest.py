@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -78,9 +79,9 @@ class WeChat:
 
     def sign(self, fields: dict[str, Any], **kwargs: Any) -> wechat.SignedRequest:
         """Sign (and in safe mode encrypt) a message as WeChat's server does."""
-        return wechat.sign_request(TOKEN, wechat.inbound_xml(fields),
-                                   openid=str(fields.get("FromUserName", "o_nobody")), crypto=self.crypto,
-                                   **kwargs)
+        openid = str(fields.get("FromUserName", "o_nobody"))
+        return wechat.sign_request(TOKEN, wechat.inbound_xml(fields), openid=openid,
+                                   crypto=self.crypto, **kwargs)
 
     async def post(self, request: wechat.SignedRequest) -> tuple[int, bytes]:
         """Post a signed request; return status and raw body."""
@@ -167,6 +168,7 @@ class ServerProcess:
                 [sys.executable, "-m", "bot", "serve", "--workers", str(self.workers)],
                 env=self.env(), cwd=self.settings.db_path.parent,
                 stdout=subprocess.DEVNULL, stderr=log,
+                start_new_session=True,  # its own process group: kill_all reaches workers
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -178,6 +180,12 @@ class ServerProcess:
                     raise RuntimeError(self.log.read_text()) from None
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
+
+    def kill_all(self) -> None:
+        """SIGKILL the supervisor and every worker at once, like a power cut."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
     def stop(self, sig: int = 15) -> int:
         assert self.process is not None
@@ -199,5 +207,4 @@ def server_process(settings: Settings) -> Iterator[Callable[..., ServerProcess]]
     yield start
     for server in started:
         if server.process and server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+            server.kill_all()

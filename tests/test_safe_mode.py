@@ -17,17 +17,17 @@ VECTOR_PARAMS = {
     "encrypt_type": "aes",
 }
 VECTOR_BODY = (
-    "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
-    "<FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName>"
-    "<CreateTime>1409735668</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-    "<Content><![CDATA[abcdteT]]></Content><MsgId>6054768590064713728</MsgId>"
-    "<Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPX"
-    "o87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41"
-    "IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4k"
-    "w6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYY"
-    "I1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9G"
-    "hglF2PE=]]></Encrypt></xml>"
-).encode()
+    b"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
+    b"<FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName>"
+    b"<CreateTime>1409735668</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+    b"<Content><![CDATA[abcdteT]]></Content><MsgId>6054768590064713728</MsgId>"
+    b"<Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPX"
+    b"o87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41"
+    b"IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4k"
+    b"w6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYY"
+    b"I1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9G"
+    b"hglF2PE=]]></Encrypt></xml>"
+)
 
 
 def test_tencents_test_vector_decrypts_to_its_text_message() -> None:

@@ -19,6 +19,7 @@ _BECH32M_CONST = 0x2BC830A3  # BIP-350: witness versions 1..16
 _BTC_P2PKH_VERSION = 0x00
 _BTC_P2SH_VERSION = 0x05
 _TRON_VERSION = 0x41
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _BASE58_PAYLOAD_LEN = 21  # one version byte and a 20-byte hash; checksum not included
 
 
@@ -122,9 +123,7 @@ def is_evm(address: str) -> bool:
     if len(address) != 42 or address[:2] not in ("0x", "0X"):
         return False
     body = address[2:]
-    try:
-        int(body, 16)
-    except ValueError:
+    if not all(c in _HEX_DIGITS for c in body):
         return False
     if body == body.lower() or body == body.upper():
         return True  # no checksum information to check

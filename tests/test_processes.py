@@ -1,0 +1,147 @@
+"""Exactly once and durable across real `tipline serve` processes: workers, SIGKILL, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+import bot.pipeline
+from bot.config import Settings
+from bot.pseudonym import pseudonymiser
+from tests.conftest import SECRET, ServerProcess, WeChat, reply_text, rows
+
+
+async def post(weixin: WeChat, fields: dict[str, Any]) -> tuple[int, str]:
+    """Send over a fresh connection (so SO_REUSEPORT may pick any worker)."""
+    request = weixin.sign(fields)
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with (
+        aiohttp.ClientSession(connector=connector) as s,
+        s.post(weixin.url, params=request.params, data=request.body) as response,
+    ):
+        body = await response.read()
+        return response.status, reply_text(body, None) if response.status == 200 else ""
+
+
+async def pids(url: str, attempts: int = 200) -> set[int]:
+    """The worker processes that answer, seen over fresh connections."""
+    seen: set[int] = set()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as s:
+        for _ in range(attempts):
+            async with s.get(url + "/healthz") as response:
+                seen.add((await response.json())["pid"])
+            if len(seen) > 1:
+                break
+    return seen
+
+
+async def test_a_message_retried_concurrently_is_handled_once(
+    weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    dispatch = bot.pipeline.dispatch
+
+    def counting(*args: Any) -> Any:
+        calls.append(args)
+        return dispatch(*args)
+
+    monkeypatch.setattr(bot.pipeline, "dispatch", counting)
+    message = weixin.text("help", msg_id=777)
+    replies = await asyncio.gather(*(weixin.send(message) for _ in range(6)))
+    assert len(set(replies)) == 1
+    assert len(calls) == 1
+
+
+async def test_two_workers_racing_the_same_reporter_store_each_message_once(
+    settings: Settings, server_process: Callable[..., ServerProcess]
+) -> None:
+    server = server_process(workers=2)
+    assert len(await pids(server.url)) == 2, "both workers should be answering"
+    async with aiohttp.ClientSession() as session:
+        weixin = WeChat(session, server.url + "/wechat", settings)
+        # Each step's reply depends on the language the previous steps left in the state;
+        # every step is delivered four times at once, as WeChat's retries would be.
+        script = [("help", "How to use"), ("hello", "Received"), ("帮助", "使用说明"),
+                  ("hello", "收到")] * 5
+        for number, (text, expected) in enumerate(script):
+            message = weixin.text(text, openid="o_racer", msg_id=5000 + number)
+            answers = await asyncio.gather(*(post(weixin, message) for _ in range(4)))
+            assert {status for status, _ in answers} == {200}
+            assert len({reply for _, reply in answers}) == 1, answers
+            assert expected in answers[0][1]
+    sender = pseudonymiser(SECRET)("o_racer")
+    assert rows(settings.db_path, "SELECT count(*) FROM inbound WHERE sender = ?",
+                (sender,)) == [(len(script),)]
+    assert rows(settings.db_path, "SELECT count(*) FROM conversations") == [(1,)]
+
+
+async def test_a_sigkill_mid_stream_loses_no_answered_message(
+    settings: Settings, server_process: Callable[..., ServerProcess]
+) -> None:
+    server = server_process(workers=2)
+    answered: dict[tuple[str, int], str] = {}
+    sent: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session:
+        weixin = WeChat(session, server.url + "/wechat", settings)
+
+        async def reporter(number: int) -> None:
+            for step in range(10_000):
+                message = weixin.text(["帮助", "help", "hello", "/x"][step % 4],
+                                      openid=f"o_reporter_{number}")
+                sent.append(message)
+                try:
+                    status, reply = await post(weixin, message)
+                except aiohttp.ClientError:
+                    return  # the server is gone
+                if status == 200:
+                    answered[(str(message["FromUserName"]), int(message["MsgId"]))] = reply
+
+        stream = [asyncio.create_task(reporter(n)) for n in range(8)]
+        while len(answered) < 150:
+            await asyncio.sleep(0.01)
+        server.kill_all()
+        await asyncio.gather(*stream)
+
+        restarted = server_process(workers=1)
+        weixin.url = restarted.url + "/wechat"
+        pseudonym = pseudonymiser(SECRET)
+        stored = dict(((s, k), r) for s, k, r in rows(
+            settings.db_path, "SELECT sender, dedup_key, reply FROM inbound"))
+        for (openid, msg_id), reply in answered.items():
+            assert stored[(pseudonym(openid), f"m{msg_id}")] == reply
+        # WeChat retries everything, answered or not: each gets one answer, stored once.
+        for message in sent:
+            status, reply = await post(weixin, message)
+            assert status == 200
+            key = (str(message["FromUserName"]), int(message["MsgId"]))
+            if key in answered:
+                assert reply == answered[key]
+    assert rows(settings.db_path, "SELECT count(*) FROM inbound") == [(len(sent),)]
+
+
+async def test_sigterm_drains_in_flight_requests(
+    settings: Settings, server_process: Callable[..., ServerProcess]
+) -> None:
+    server = server_process(workers=2)
+    async with aiohttp.ClientSession() as session:
+        weixin = WeChat(session, server.url + "/wechat", settings)
+        messages = [weixin.text("帮助", openid=f"o_{n}") for n in range(60)]
+        tasks = [asyncio.create_task(post(weixin, m)) for m in messages]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.to_thread(server.stop, signal.SIGTERM)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert server.process is not None and server.process.returncode == 0
+    answered = [m for m, r in zip(messages, results, strict=True)
+                if not isinstance(r, BaseException)]
+    for result in results:
+        # Every request either completed or was never accepted: no 5xx, no half answers.
+        assert isinstance(result, aiohttp.ClientConnectionError) or result[0] == 200, result
+    pseudonym = pseudonymiser(SECRET)
+    for message in answered:
+        assert rows(settings.db_path, "SELECT count(*) FROM inbound WHERE sender = ?",
+                    (pseudonym(str(message["FromUserName"])),)) == [(1,)]
