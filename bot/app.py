@@ -37,7 +37,7 @@ def init_app(settings: Settings) -> web.Application:
 def _webhook_ctx(settings: Settings):  # type: ignore[no-untyped-def]
     async def webhook_ctx(app: web.Application) -> AsyncIterator[None]:
         writer = Writer(settings.db_path)
-        await asyncio.to_thread(writer.start)
+        await writer.start()
         crypto = None
         if settings.safe_mode:
             crypto = wechat.Crypto(

@@ -1,19 +1,19 @@
 """One inbound message's transaction: nonce → claim → state → handler → store the reply.
 
-Runs inside the writer's batch (db/writer.py), so everything here commits together or
-not at all, and the first statement is a write that takes the lock.
+Runs inside the writer's batch (db/writer.py), which already holds the write lock
+(BEGIN IMMEDIATE), so checking for the message and recording it cannot race another
+process: everything here commits together or not at all.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import sqlite_utils
 
 from bot.errors import Forbidden
-from db.conversations import load_state, save_state
-from db.inbound import claim, prune_claims, remember_reply
+from db.conversations import dump_state, load_state, save_state
+from db.inbound import prune_claims, record, stored_reply
 from db.nonces import admit_nonce, prune_nonces
 from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
@@ -34,15 +34,14 @@ def process(
     """Apply one message exactly once and return the reply text ("" for no reply)."""
     if not admit_nonce(db, stamp.timestamp, stamp.nonce, stamp.body_sha256):
         raise Forbidden("nonce reused with a different body")
-    stored = claim(db, inbound.sender, inbound.dedup_key, inbound.kind, now)
+    stored = stored_reply(db, inbound.sender, inbound.dedup_key)
     if stored is not None:
         return stored  # WeChat's retry: answer it again, change nothing
-    state = load_state(db, inbound.sender)
-    before = json.dumps(state, sort_keys=True)
+    state, saved = load_state(db, inbound.sender)
     reply = dispatch(inbound, state, now, default_lang)
-    if json.dumps(state, sort_keys=True) != before:
-        save_state(db, inbound.sender, state, now)
-    remember_reply(db, inbound.sender, inbound.dedup_key, reply.text)
+    if (changed := dump_state(state)) != saved:
+        save_state(db, inbound.sender, changed, now)
+    record(db, inbound.sender, inbound.dedup_key, inbound.kind, now, reply.text)
     return reply.text
 
 

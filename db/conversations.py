@@ -8,27 +8,30 @@ from typing import Any
 import sqlite_utils
 
 
-def load_state(db: sqlite_utils.Database, reporter: str) -> dict[str, Any]:
-    """Return the reporter's saved state, or an empty one."""
+def load_state(db: sqlite_utils.Database, reporter: str) -> tuple[dict[str, Any], str]:
+    """Return the reporter's saved state (empty if none) and its JSON as stored."""
     row = db.execute(
         "SELECT state FROM conversations WHERE reporter = ?", (reporter,)
     ).fetchone()
     if row is None:
-        return {}
+        return {}, "{}"
     state = json.loads(row[0])
-    return state if isinstance(state, dict) else {}
+    return (state if isinstance(state, dict) else {}), str(row[0])
 
 
-def save_state(
-    db: sqlite_utils.Database, reporter: str, state: dict[str, Any], now: int
-) -> None:
+def dump_state(state: dict[str, Any]) -> str:
+    """The JSON form a state is stored in (compact, stable key order)."""
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def save_state(db: sqlite_utils.Database, reporter: str, state_json: str, now: int) -> None:
     """Save the reporter's state; an empty state deletes the row."""
-    if not state:
+    if state_json == "{}":
         db.execute("DELETE FROM conversations WHERE reporter = ?", (reporter,))
         return
     db.execute(
         "INSERT INTO conversations (reporter, state, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (reporter) DO UPDATE SET state = excluded.state, "
         "updated_at = excluded.updated_at",
-        (reporter, json.dumps(state, ensure_ascii=False, separators=(",", ":")), now),
+        (reporter, state_json, now),
     )

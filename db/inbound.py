@@ -1,4 +1,4 @@
-"""The inbound table: claiming each message once and remembering the reply it got."""
+"""The inbound table: each message accepted once, with the reply it got."""
 
 from __future__ import annotations
 
@@ -8,32 +8,26 @@ import sqlite_utils
 CLAIM_RETENTION_SECONDS = 2 * 86400
 
 
-def claim(
-    db: sqlite_utils.Database, sender: str, dedup_key: str, kind: str, now: int
-) -> str | None:
-    """Claim a message for processing; return None if it is new, else the reply it got."""
-    inserted = db.execute(
-        "INSERT INTO inbound (sender, dedup_key, kind, received_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        (sender, dedup_key, kind, now),
-    ).rowcount
-    if inserted:
-        return None
+def stored_reply(db: sqlite_utils.Database, sender: str, dedup_key: str) -> str | None:
+    """The reply a message already got, or None if it is new."""
     row = db.execute(
         "SELECT reply FROM inbound WHERE sender = ? AND dedup_key = ?", (sender, dedup_key)
     ).fetchone()
-    return str(row[0] or "")
+    return None if row is None else str(row[0])
 
 
-def remember_reply(db: sqlite_utils.Database, sender: str, dedup_key: str, reply: str) -> None:
-    """Store the reply a claimed message got, for WeChat's retries of it."""
+def record(
+    db: sqlite_utils.Database, sender: str, dedup_key: str, kind: str, now: int, reply: str
+) -> None:
+    """Record a message as handled, with its reply; a second record of it fails."""
     db.execute(
-        "UPDATE inbound SET reply = ? WHERE sender = ? AND dedup_key = ?",
-        (reply, sender, dedup_key),
+        "INSERT INTO inbound (sender, dedup_key, kind, received_at, reply) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (sender, dedup_key, kind, now, reply),
     )
 
 
 def prune_claims(db: sqlite_utils.Database, now: int) -> int:
-    """Forget claims older than the retention period; return how many."""
+    """Forget messages older than the retention period; return how many."""
     cutoff = now - CLAIM_RETENTION_SECONDS
     return db.execute("DELETE FROM inbound WHERE received_at < ?", (cutoff,)).rowcount

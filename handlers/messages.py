@@ -12,7 +12,9 @@ MESSAGE_KINDS = frozenset(
 EVENT_KINDS = frozenset({"subscribe", "unsubscribe", "click", "view", "scan", "location"})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of these fields through object.__setattr__,
+# which made building one cost more than parsing the XML it came from.
+@dataclass(slots=True)
 class Inbound:
     """One message or event from a reporter, with the sender already pseudonymised."""
 

@@ -49,6 +49,7 @@ class Router:
 
     name: str
     routes: list[Route | Router] = field(default_factory=list)
+    _flattened: tuple[Route, ...] | None = None  # routes of nested routers, in order
 
     def word(self, zh: str, en: str) -> Callable[[Handler], Handler]:
         """Route a text whose first word is `zh` or `en`; the word sets the reply language."""
@@ -79,10 +80,13 @@ class Router:
     def include(self, router: Router) -> None:
         """Append another router's routes, in order, after this one's so far."""
         self.routes.append(router)
+        self._flattened = None
 
     def resolve(self, inbound: Inbound) -> tuple[Handler, str] | None:
         """Find the first route that matches, with the language its match implies."""
-        for route in self._flat():
+        if self._flattened is None:
+            self._flattened = tuple(self._flat())
+        for route in self._flattened:
             lang = route.match(inbound)
             if lang is not None:
                 return route.handle, lang
@@ -98,6 +102,7 @@ class Router:
     def _add(self, match: Match) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(Route(handler.__name__, match, handler))
+            self._flattened = None
             return handler
 
         return register

@@ -1,0 +1,68 @@
+"""Realistic, unique, correctly signed WeChat requests for the load benchmark."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot import wechat
+
+# What reporters send, step by step: the report conversation of DESIGN.md.
+CONVERSATION = (
+    ("text", "举报"),
+    ("text", "1"),
+    ("text", "币安国际 https://www.binance-vip.cc 客服微信 VX：coinvip888 电话 13912345678"),
+    ("text", "群里有人推荐USDT理财，说日收益3%，让我先转5000元到支付宝账户，后来提不了现。"
+             "他们的钱包地址 TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS"),
+    ("image", ""),
+    ("image", ""),
+    ("link", "https://mp.weixin.qq.com/s?__biz=MzA5NzQyMzQ1Ng==&mid=2650&idx=1"),
+    ("text", "完成"),
+    ("text", "提交"),
+    ("text", "查询"),
+)
+
+
+def messages(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
+    """Yield (openid, inbound XML) for `count` unique messages of many reporters."""
+    rng = random.Random(seed)
+    msg_ids = itertools.count(7_000_000_000_000_000_000 + rng.randrange(10**12))
+    reporters = (f"oTipBench{n:08d}{rng.randrange(16**8):08x}" for n in itertools.count())
+    made = 0
+    now = int(time.time())
+    while made < count:
+        openid = next(reporters)
+        for kind, content in CONVERSATION:
+            fields: dict[str, str | int | float] = {
+                "ToUserName": "gh_tipline", "FromUserName": openid, "CreateTime": now,
+                "MsgType": kind,
+            }
+            if kind == "text":
+                fields["Content"] = content
+            elif kind == "image":
+                media = f"{rng.randrange(16**32):032x}"
+                fields.update(PicUrl=f"http://mmbiz.qpic.cn/{media}", MediaId=media)
+            else:
+                fields.update(Title="高收益数字货币理财", Description="", Url=content)
+            fields["MsgId"] = next(msg_ids)
+            yield openid, wechat.inbound_xml(fields)
+            made += 1
+            if made == count:
+                return
+
+
+def write_requests(
+    path: Path, count: int, token: str, crypto: wechat.Crypto | None, seed: int
+) -> None:
+    """Write `count` signed requests as `path-with-query<TAB>body` lines for wrk."""
+    with path.open("w", encoding="utf-8") as out:
+        for n, (openid, xml) in enumerate(messages(count, seed)):
+            # Nonces unique across files: a reused nonce with another body is refused.
+            request = wechat.sign_request(token, xml, openid=openid, crypto=crypto,
+                                          nonce=str(seed * 10_000_000 + n))
+            query = urllib.parse.urlencode(request.params)
+            out.write(f"/wechat?{query}\t{request.body.decode()}\n")
