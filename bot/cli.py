@@ -125,6 +125,36 @@ def chat(obj: Obj, url: str | None, openid: str) -> None:
             click.echo()
 
 
+@cli.command()
+@click.option("--lines", is_flag=True,
+              help="One text per input line; one JSON array per output line.")
+def extract(lines: bool) -> None:
+    """Pull identifiers (wallets, domains, phones, account IDs…) out of text on stdin.
+
+    Prints a JSON array of {kind, value, raw}: kinds are url, domain, evm, btc, tron,
+    wechat_id, official_account, qq, phone, telegram, email and name.
+
+    \b
+    Example:
+      echo "加V：coinvip888 充值地址 TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS" | tipline extract
+      tipline extract --lines < tips.txt > identifiers.jsonl
+    """
+    import json
+
+    from triage.extract import as_json
+    from triage.extract import extract as find
+
+    def dump(text: str) -> str:
+        return json.dumps(as_json(find(text)), ensure_ascii=False)
+
+    stdin = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
+    if lines:
+        for line in stdin:
+            click.echo(dump(line.rstrip("\n")))
+    else:
+        click.echo(dump(stdin.read()))
+
+
 def main() -> None:
     """Run the `tipline` command."""
     cli(prog_name="tipline")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,3 +92,18 @@ def test_chat_with_no_server_says_it_cannot_reach_it(tmp_path: Path) -> None:
                  {"WECHAT_TOKEN": "abc123"}, tmp_path, stdin="帮助\n")
     assert result.returncode == 1
     assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_extract_reads_stdin_and_prints_identifiers_as_json(tmp_path: Path) -> None:
+    text = "客服微信：coinvip888，官网 https://www.huobi-vip.cc/reg，电话13912345678\n"
+    result = run(["extract"], {}, tmp_path, stdin=text)
+    assert result.returncode == 0, result.stderr
+    found = {(item["kind"], item["value"]) for item in json.loads(result.stdout)}
+    assert found == {("wechat_id", "coinvip888"), ("url", "https://www.huobi-vip.cc/reg"),
+                     ("domain", "huobi-vip.cc"), ("phone", "+8613912345678")}
+
+
+def test_extract_lines_prints_one_array_per_input_line(tmp_path: Path) -> None:
+    result = run(["extract", "--lines"], {}, tmp_path, stdin="电话 13912345678\n订单号 20231105\n")
+    arrays = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [[i["kind"] for i in a] for a in arrays] == [["phone"], []]

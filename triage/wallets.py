@@ -1,14 +1,20 @@
-"""Validate cryptocurrency wallet addresses by their checksums (BTC, EVM, TRON).
+"""Find cryptocurrency wallet addresses (BTC, EVM, TRON) and validate them by checksum.
 
-Every function takes the address exactly as written and answers yes or no; the
-extractor decides what counts as a candidate. Checksums are what keep a random
-34-character string, or an address with one character mistyped, out of the evidence.
+The is_* validators take an address exactly as written and answer yes or no; they are
+usable on their own (watchlist import, investigator input). Checksums are what keep a
+random 34-character string, or an address with one character mistyped, out of the
+evidence. EIP-55 uses Keccak-256 (pycryptodome), which is not NIST SHA3-256 (hashlib).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import base58
 from Crypto.Hash import keccak
+
+from triage.textscan import TextScan
 
 _BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_VALUES = {c: i for i, c in enumerate(_BECH32_CHARSET)}
@@ -113,8 +119,7 @@ def eip55(address_hex: str) -> str:
     lower = address_hex.lower()
     digest = keccak256_hex(lower.encode("ascii"))
     return "".join(
-        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c
-        for i, c in enumerate(lower)
+        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower)
     )
 
 
@@ -128,3 +133,50 @@ def is_evm(address: str) -> bool:
     if body == body.lower() or body == body.upper():
         return True  # no checksum information to check
     return body == eip55(body)
+
+
+# --------------------------------------------------------------------------- finding
+
+_B58 = "1-9A-HJ-NP-Za-km-z"
+_EVM_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])0[xX][0-9a-fA-F]{40}(?![0-9a-fA-F])")
+# Runs are matched long and then tried at the usual lengths, longest first, so an
+# address glued to ASCII text ("…Lj6tUSDT") is still found; the checksum decides.
+_BASE58_RUN = re.compile(rf"(?<![0-9A-Za-z])[13T][{_B58}]{{25,44}}")
+_BECH32_RUN = re.compile(r"(?<![0-9A-Za-z])bc1[02-9ac-hj-np-z]{6,87}", re.IGNORECASE)
+_BTC_LENGTHS = tuple(range(34, 25, -1))
+_TRON_LENGTHS = (34,)
+_BECH32_LENGTHS = (62, 42)  # P2WSH/P2TR, P2WPKH
+
+
+def _valid_prefix(run: str, lengths: tuple[int, ...], valid: Callable[[str], bool]) -> str:
+    """Return the run if valid, else its longest valid prefix of a usual length, else ''."""
+    if valid(run):
+        return run
+    return next((run[:n] for n in lengths if n < len(run) and valid(run[:n])), "")
+
+
+def scan_evm(scan: TextScan) -> None:
+    """Find 0x addresses, refusing mixed case that fails EIP-55; values are lower-case."""
+    for m in _EVM_CANDIDATE.finditer(scan.text):
+        if is_evm(m.group()):
+            scan.add(m.start(), m.end(), "evm", m.group().lower())
+
+
+def scan_base58(scan: TextScan) -> None:
+    """Find legacy/P2SH bitcoin addresses and TRON addresses by base58check."""
+    for m in _BASE58_RUN.finditer(scan.text):
+        run = m.group()
+        if run[0] == "T":
+            found, kind = _valid_prefix(run, _TRON_LENGTHS, is_tron), "tron"
+        else:
+            found, kind = _valid_prefix(run, _BTC_LENGTHS, is_btc_base58), "btc"
+        if found:
+            scan.add(m.start(), m.start() + len(found), kind, found)
+
+
+def scan_bech32(scan: TextScan) -> None:
+    """Find native segwit bitcoin addresses (bech32 / bech32m); values are lower-case."""
+    for m in _BECH32_RUN.finditer(scan.text):
+        found = _valid_prefix(m.group(), _BECH32_LENGTHS, is_btc_bech32)
+        if found:
+            scan.add(m.start(), m.start() + len(found), "btc", found.lower())

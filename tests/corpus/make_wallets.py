@@ -73,7 +73,7 @@ def main(seed: str) -> None:
         print(f"EVMLOW{n}   {evm.lower()}")
         broken_at = next(i for i, c in enumerate(evm) if i > 1 and c.isalpha())
         flipped = evm[broken_at].swapcase()
-        print(f"EVMBAD{n}   {evm[:broken_at]}{flipped}{evm[broken_at + 1:]}")
+        print(f"EVMBAD{n}   {evm[:broken_at]}{flipped}{evm[broken_at + 1 :]}")
         print(f"P2PKH{n}    {_base58check(0x00, h20)}")
         print(f"P2SH{n}     {_base58check(0x05, h20)}")
         print(f"TRON{n}     {_base58check(0x41, h20)}")

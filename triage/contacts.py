@@ -1,0 +1,179 @@
+"""Find contact identifiers in a tip: WeChat, QQ and Telegram IDs, and phone numbers.
+
+A bare "abc123" or "283546771" is nobody's ID, so WeChat IDs, QQ numbers and Telegram
+handles are taken only right after their keywords, including the evasive spellings scam
+ads use to dodge filters (加V, V信, 威信, 薇信, 扣扣, 企鹅, 纸飞机…). The exceptions
+identify themselves: gh_ + 12 hex (an official account's original ID) and wxid_….
+Phone numbers go through phonenumbers and must be valid mobile or fixed-line numbers;
+the words around them rule out order numbers, codes and amounts.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from triage.textscan import TextScan
+
+# --------------------------------------------------------------------------- WeChat tokens
+
+_GH_ID = re.compile(r"(?<![0-9A-Za-z_])gh_[0-9a-f]{12}(?![0-9A-Za-z_])", re.IGNORECASE)
+_WXID = re.compile(r"(?<![0-9A-Za-z_])wxid_[a-z0-9]{6,24}(?![0-9A-Za-z_])", re.IGNORECASE)
+
+
+def scan_wechat_tokens(scan: TextScan) -> None:
+    """Find self-identifying WeChat tokens, keyword or not: gh_ original IDs and wxid_ IDs."""
+    for pattern, kind in ((_GH_ID, "official_account"), (_WXID, "wechat_id")):
+        for m in pattern.finditer(scan.text):
+            # Found even inside a link (…&username=gh_…), where the span is already claimed.
+            claim = scan.free(m.start(), m.end())
+            scan.add(m.start(), m.end(), kind, m.group().lower(), claim=claim)
+
+
+# --------------------------------------------------------------------------- keyword IDs
+
+# Between a keyword and its ID: punctuation, brackets, 号/是/为, "ID", "is".
+_SEP = (
+    r"(?P<sep>(?:[\s:=「」『』【】\[\]()<>\"“”'‘’—\-@]|号码|号|账号|帳號|是|为"
+    r"|(?i:id|is)(?![a-z]))*)"
+)
+_STRONG_SEP = re.compile(r"[:=「」『』【】\[\]()<>\"“”'‘’@号是为]|(?i:id|is)")
+_ID_END = r"(?![A-Za-z0-9_\-@]|\.[A-Za-z0-9])"
+
+_WECHAT_ID = re.compile(
+    r"(?:微信|威信|薇信|徽信|维信|蔚信|卫星"
+    r"|(?<![A-Za-z0-9])(?i:v信|vx|wx|wechat|weixin|加v|\+v|➕v)"
+    r"|(?<![A-Za-z0-9])[Vv微薇](?=\s*:))"  # a lone V/微 only with a colon: "V：abc123"
+    r"(?:客服|小号|大号)?"
+    + _SEP
+    + rf"(?<![A-Za-z0-9_\-])(?P<id>[A-Za-z][A-Za-z0-9_\-]{{5,19}}){_ID_END}"
+)
+_QQ = re.compile(
+    r"(?:(?:(?<![A-Za-z0-9])(?i:qq)|扣扣|企鹅)(?:群号?|号码?|账号)?|群号"
+    r"|(?<![A-Za-z0-9])(?i:q)(?:号|(?=\s*:)))"
+    + _SEP
+    + r"(?<![0-9])(?P<id>[1-9][0-9]{4,10})(?![0-9])"
+)
+_TELEGRAM = re.compile(
+    r"(?:纸飞机|飞机|电报|(?<![A-Za-z0-9])(?i:telegram|tg)(?![A-Za-z]))"
+    r"(?:群|频道|(?i:\s*(?:group|channel|account)(?![a-z])))?"
+    + _SEP
+    + rf"(?<![A-Za-z0-9_])(?P<id>[A-Za-z][A-Za-z0-9_]{{4,31}}){_ID_END}"
+)
+# Words that follow "WeChat"/"Telegram" in ordinary sentences ("WeChat transfer").
+_ENGLISH_WORDS = frozenset((
+    "transfer", "transfers", "payment", "payments", "account", "accounts", "official",
+    "group", "groups", "wallet", "number", "contact", "private", "message", "messages",
+    "friend", "friends", "moments", "channel", "channels", "support", "customer", "service",
+    "please", "through", "using", "about", "which", "their", "there", "where", "would",
+    "could", "should", "called", "named", "username", "address", "people", "someone",
+    "scammer", "scammers", "promoted", "promotion", "asked", "invited", "added",
+    "recharge", "deposit", "withdraw", "public", "mini", "program",
+))  # fmt: skip
+
+
+def _keyword_id_plausible(m: re.Match[str], ascii_keyword: bool) -> bool:
+    """Tell whether the word after a contact keyword is an ID rather than prose."""
+    candidate = m["id"]
+    if _STRONG_SEP.search(m["sep"]):
+        return True
+    if candidate.lower() in _ENGLISH_WORDS:
+        return False
+    # After an English keyword and a mere space, demand the digits/underscores IDs carry.
+    return not ascii_keyword or not candidate.isalpha()
+
+
+def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], kind: str) -> None:
+    """Find IDs of one kind introduced by their keywords."""
+    for m in pattern.finditer(scan.text):
+        start, end = m.span("id")
+        ascii_keyword = scan.text[m.start()].isascii()
+        if scan.free(start, end) and _keyword_id_plausible(m, ascii_keyword):
+            value = m["id"] if kind == "qq" else m["id"].lower()
+            scan.add(start, end, kind, value)
+
+
+def scan_keyword_ids(scan: TextScan) -> None:
+    """Find Telegram handles, QQ numbers and WeChat IDs next to their keywords."""
+    _scan_keyword(scan, _TELEGRAM, "telegram")
+    _scan_keyword(scan, _QQ, "qq")
+    _scan_keyword(scan, _WECHAT_ID, "wechat_id")
+
+
+# --------------------------------------------------------------------------- phones
+
+_PHONE = re.compile(
+    r"(?<![0-9A-Za-z_+])(?:"
+    r"(?P<intl>\+(?:\d[\s\-()]{0,2}){7,15})"
+    r"|(?<!\d[\s\-])1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?![\s\-]?\d)"
+    r"|(?<!\d[\s\-])(?:\(0\d{2,3}\)|0\d{2,3})[\s\-]?\d{3,4}[\s\-]?\d{4}(?![\s\-]?\d)"
+    r")(?![0-9A-Za-z_])"
+)
+# What a number is when these words introduce it: an order, a card, an ID, a code.
+# Any "…码" but 号码 (验证码, 邀请码, 推荐码) is a code, whatever its digits look like.
+_NOT_A_PHONE_BEFORE = re.compile(
+    r"(?:订单|单号|运单|快递|身份证|证件|卡号|银行卡|流水|交易号|哈希|编号|工号|合同|发票|(?<!号)码"
+    r"|(?<![a-z])(?i:order|code|invoice|tx|hash|no\.?|id))[号码]*\s*[:#是为]?\s*$"
+)
+_CONTEXT_WINDOW = 12
+_AMOUNT_AFTER = re.compile(r"\s*(?:元|块|万|亿|美元|美金|刀|%|(?i:usdt|rmb|cny|btc|eth)(?![a-z]))")
+_PHONE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+
+
+def _parse_phone(candidate: str, region: str | None) -> str | None:
+    """Return the E.164 form of a valid mobile or fixed-line number, else None."""
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.number_type(number) not in _PHONE_TYPES:
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _parse_international(candidate: str) -> tuple[str, int] | None:
+    """Parse a '+' number, dropping trailing digit groups that belong to the next words."""
+    candidate = candidate.rstrip(" -(")
+    while candidate:
+        e164 = _parse_phone(candidate, None)
+        if e164:
+            return e164, len(candidate)
+        cut = max(candidate.rfind(" "), candidate.rfind("-"))
+        if cut <= 3:
+            return None
+        candidate = candidate[:cut].rstrip(" -(")
+    return None
+
+
+def _phone_context_ok(text: str, start: int, end: int) -> bool:
+    """Tell whether the words around a number leave it free to be a phone number."""
+    if _NOT_A_PHONE_BEFORE.search(text, max(0, start - _CONTEXT_WINDOW), start):
+        return False
+    if start and text[start - 1] in "¥$":
+        return False
+    return not _AMOUNT_AFTER.match(text, end)
+
+
+def scan_phones(scan: TextScan) -> None:
+    """Find valid mobile and fixed-line numbers: +international, or Chinese without +."""
+    for m in _PHONE.finditer(scan.text):
+        start, end = m.span()
+        e164: str | None
+        if m["intl"]:
+            parsed = _parse_international(m["intl"])
+            if parsed is None:
+                continue
+            e164, end = parsed[0], start + parsed[1]
+        else:
+            e164 = _parse_phone(m.group(), "CN")
+        if e164 and scan.free(start, end) and _phone_context_ok(scan.text, start, end):
+            scan.add(start, end, "phone", e164)

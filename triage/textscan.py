@@ -1,0 +1,118 @@
+"""Hold one tip's normalised text while the extraction scanners record what they find in it.
+
+Scanners match on the NFKC form (full-width ＡＢＣ０１２ become ASCII) with zero-width
+characters removed; every hit keeps its offsets so the original spelling can be quoted
+back as `raw`. A scanner may *claim* a span so that later scanners leave it alone.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+# Character class body for CJK ideographs (extension A and the unified block).
+CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+
+# Zero-width characters are dropped: scam ads insert them to dodge keyword filters.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+# Full-width ASCII and the ideographic space map one-to-one under NFKC. Chinese tips are
+# full of "，：（）", so checking this C-speed translation first spares most of them the
+# per-character walk below.
+_ONE_TO_ONE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """NFKC text and how its offsets relate to the original's."""
+
+    text: str
+    # origin[i] is the original index of text[i]; None when offsets did not move
+    # (aligned) or could not be followed (composition across characters: not aligned).
+    origin: list[int] | None
+    aligned: bool
+
+
+def normalise(text: str) -> Normalised:
+    """Return the NFKC text without zero-width characters, with its map to the original."""
+    if not _INVISIBLE.intersection(text):
+        normal = unicodedata.normalize("NFKC", text)
+        if normal == text or normal == text.translate(_ONE_TO_ONE):
+            return Normalised(normal, None, aligned=True)
+    pieces: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        if char in _INVISIBLE:
+            continue
+        piece = unicodedata.normalize("NFKC", char)
+        pieces.append(piece)
+        origin.extend([i] * len(piece))
+    joined = "".join(pieces)
+    if not unicodedata.is_normalized("NFKC", joined):
+        # Composition across characters (combining marks): rare, and never inside an
+        # identifier; raw then quotes the NFKC text instead of the original.
+        return Normalised(unicodedata.normalize("NFKC", joined), None, aligned=False)
+    return Normalised(joined, origin, aligned=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An identifier found at [start, end) of the normalised text."""
+
+    start: int
+    end: int
+    kind: str
+    value: str
+
+
+@dataclass(slots=True)
+class TextScan:
+    """The normalised text of one tip and what the scanners found in it so far."""
+
+    original: str
+    normalised: Normalised
+    hits: list[Hit] = field(default_factory=list)
+    claims: list[tuple[int, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, text: str) -> TextScan:
+        """Start a scan of one tip."""
+        return cls(text, normalise(text))
+
+    @property
+    def text(self) -> str:
+        """The normalised text the scanners match on."""
+        return self.normalised.text
+
+    def _original_index(self, index: int) -> int | None:
+        """Return the original index behind a normalised one, if it can be followed."""
+        if self.normalised.origin is not None:
+            return self.normalised.origin[index]
+        return index if self.normalised.aligned else None
+
+    def free(self, start: int, end: int) -> bool:
+        """Tell whether no earlier scanner claimed any part of [start, end)."""
+        return all(end <= s or start >= e for s, e in self.claims)
+
+    def claim(self, start: int, end: int) -> None:
+        """Keep later scanners out of [start, end)."""
+        self.claims.append((start, end))
+
+    def add(self, start: int, end: int, kind: str, value: str, claim: bool = True) -> None:
+        """Record an identifier found at [start, end), claiming the span unless told not to."""
+        self.hits.append(Hit(start, end, kind, value))
+        if claim:
+            self.claim(start, end)
+
+    def original_char_in(self, index: int, chars: frozenset[str]) -> bool:
+        """Tell whether the original character behind a normalised index is one of chars."""
+        at = self._original_index(index)
+        return at is not None and self.original[at] in chars
+
+    def raw(self, start: int, end: int) -> str:
+        """Return the original text behind [start, end) of the normalised text."""
+        first, last = self._original_index(start), self._original_index(end - 1)
+        if first is None or last is None:
+            return self.text[start:end]
+        return self.original[first : last + 1]
