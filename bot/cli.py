@@ -139,6 +139,7 @@ def extract(lines: bool) -> None:
       echo "加V：coinvip888 充值地址 TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS" | tipline extract
       tipline extract --lines < tips.txt > identifiers.jsonl
     """
+    import io
     import json
 
     from triage.extract import as_json
@@ -147,7 +148,8 @@ def extract(lines: bool) -> None:
     def dump(text: str) -> str:
         return json.dumps(as_json(find(text)), ensure_ascii=False)
 
-    stdin = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
+    # Whatever the locale says, tips are UTF-8; a stray byte must not stop a long run.
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     if lines:
         for line in stdin:
             click.echo(dump(line.rstrip("\n")))

@@ -19,7 +19,7 @@ from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stamp:
     """What identifies one delivery of a request: its timestamp, nonce and body digest."""
 

@@ -1,4 +1,13 @@
-"""`tipline serve`: one or more worker processes on one port and one database."""
+"""`tipline serve`: the engine process and N HTTP workers on one port, supervised.
+
+    supervisor ─┬─ engine      owns the database, answers batches (bot/engine.py)
+                ├─ worker 1 ┐  HTTP on the shared port (SO_REUSEPORT), forwarding
+                └─ worker N ┘  to the engine over a private Unix socket
+
+SIGTERM drains: workers stop accepting and finish their in-flight requests, then the
+engine finishes its batch. A child that dies is restarted; if the supervisor dies, Linux
+sends its children SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +17,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 from aiohttp import web
@@ -24,26 +35,36 @@ log = logging.getLogger(__name__)
 
 # Seconds SIGTERM gives in-flight requests to finish: WeChat's own patience.
 DRAIN_SECONDS = 5.0
-# A worker that keeps dying is restarted no faster than this.
+# A child that keeps dying is restarted no faster than this.
 RESTART_PAUSE = 1.0
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Log to stderr with times and process ids (several workers share the stream)."""
+    """Log to stderr with times and process ids (several processes share the stream)."""
     logging.basicConfig(
         level=level, stream=sys.stderr,
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
 
 
-def run_worker(settings: Settings, reuse_port: bool, access_log: bool = False) -> None:
-    """Serve the webhook in this process until SIGTERM or SIGINT, then drain."""
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process if the supervisor dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
+               access_log: bool) -> None:
+    """An HTTP worker: serve until SIGTERM or SIGINT, then drain."""
     configure_logging()
-    if reuse_port:
-        _die_with_parent()
+    die_with_parent()
     web.run_app(
-        init_app(settings),
+        init_app(settings, engine_socket),
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
@@ -55,55 +76,91 @@ def run_worker(settings: Settings, reuse_port: bool, access_log: bool = False) -
     )
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this worker if the supervisor dies (even by SIGKILL)."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() == 1:  # the supervisor died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
-    """Run `workers` processes sharing the port (SO_REUSEPORT) and the database."""
-    migrate(connect(settings.db_path))  # once, here, so a bad database fails before forking
-    log.info("serving http://%s:%d/wechat with %d worker(s), database %s",
-             settings.host, settings.port, workers, settings.db_path)
-    if workers == 1:
-        run_worker(settings, False, access_log)
-        return
-    _supervise(settings, workers, access_log)
+    """Run the engine and `workers` HTTP workers until SIGTERM or SIGINT."""
+    migrate(connect(settings.db_path))  # here, so a bad database fails before any child
+    _check_port(settings)
+    with tempfile.TemporaryDirectory(prefix="tipline-") as folder:  # 0700: private socket
+        Supervisor(settings, Path(folder) / "engine.sock", workers, access_log).run()
 
 
-def _supervise(settings: Settings, workers: int, access_log: bool) -> None:
-    context = multiprocessing.get_context("spawn")
-    stopping = False
+def _check_port(settings: Settings) -> None:
+    """Fail in the foreground, with one line, if the port is taken."""
+    import socket
 
-    def start() -> BaseProcess:
-        process = context.Process(target=run_worker, args=(settings, True, access_log))
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((settings.host, settings.port))
+
+
+class Supervisor:
+    """Starts, watches, restarts and finally drains the engine and the workers."""
+
+    def __init__(self, settings: Settings, socket_path: Path, workers: int,
+                 access_log: bool) -> None:
+        self.settings = settings
+        self.socket_path = socket_path
+        self.workers = workers
+        self.access_log = access_log
+        self.context = multiprocessing.get_context("spawn")
+        self.stopping = False
+
+    def run(self) -> None:
+        """Supervise until asked to stop, then drain workers first and the engine last."""
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        engine = self._start_engine()
+        workers = [self._start_worker() for _ in range(self.workers)]
+        log.info("serving http://%s:%d/wechat with %d worker(s), database %s",
+                 self.settings.host, self.settings.port, self.workers, self.settings.db_path)
+        while not self.stopping:
+            time.sleep(0.2)
+            if not engine.is_alive() and not self.stopping:
+                log.error("the engine exited with %s; restarting it", engine.exitcode)
+                time.sleep(RESTART_PAUSE)
+                engine = self._start_engine()
+            for index, worker in enumerate(workers):
+                if not worker.is_alive() and not self.stopping:
+                    log.error("worker %s exited with %s; restarting it", worker.pid,
+                              worker.exitcode)
+                    time.sleep(RESTART_PAUSE)
+                    workers[index] = self._start_worker()
+        log.info("draining %d worker(s), then the engine", len(workers))
+        for worker in workers:
+            _terminate(worker, DRAIN_SECONDS + 5)
+        _terminate(engine, DRAIN_SECONDS + 5)
+
+    def _start_engine(self) -> BaseProcess:
+        from bot.engine import run_engine
+
+        self.socket_path.unlink(missing_ok=True)
+        process = self.context.Process(target=run_engine, name="tipline-engine",
+                                       args=(self.settings, self.socket_path))
+        process.start()
+        deadline = time.monotonic() + 30
+        while not self.socket_path.exists():
+            if not process.is_alive() or time.monotonic() > deadline:
+                raise SystemExit("Error: the engine did not start (see the log above)")
+            time.sleep(0.02)
+        return process
+
+    def _start_worker(self) -> BaseProcess:
+        process = self.context.Process(
+            target=run_worker, name="tipline-worker",
+            args=(self.settings, self.socket_path, self.workers > 1, self.access_log),
+        )
         process.start()
         return process
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    children = [start() for _ in range(workers)]
-    while not stopping:
-        time.sleep(0.2)
-        for index, child in enumerate(children):
-            if not child.is_alive() and not stopping:
-                log.error("worker %s exited with %s; restarting it", child.pid, child.exitcode)
-                time.sleep(RESTART_PAUSE)
-                children[index] = start()
-    log.info("draining %d worker(s)", len(children))
-    for child in children:
-        if child.is_alive():
-            child.terminate()  # SIGTERM: the worker stops accepting and drains
-    for child in children:
-        child.join(DRAIN_SECONDS + 5)
-        if child.is_alive():
-            child.kill()
+
+def _terminate(process: BaseProcess, timeout: float) -> None:
+    """SIGTERM a child, wait for it to drain, SIGKILL it if it does not."""
+    if process.is_alive():
+        process.terminate()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
