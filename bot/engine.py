@@ -1,18 +1,18 @@
 """The engine: the one process that owns the database and runs the conversation.
 
-HTTP workers (bot/webhook.py) check what the query string alone can prove and forward
-each request here over a Unix socket. The engine takes whatever has arrived as one batch
-and, for each request, in order:
+HTTP workers (bot/webhook.py) forward each POST /wechat here as it came (query string
+and body) over a Unix socket. The engine takes whatever has arrived as one batch and,
+for each request, in order:
 
-    decrypt → parse → [nonce → claim → state → handler → store] → render → encrypt
+    verify → decrypt → parse → [nonce → claim → state → handler → store] → render → encrypt
 
 where the bracket of every message of the batch is one durable transaction
 (db/batch.py). Answers go back only after that commit returned.
 
 Why a process of its own: Python runs one thread at a time, and the HTTP side alone
-costs as much CPU as a hello-world server. Parsing, SQLite and the conversation moved
-here run on the second core; the HTTP workers stay thin. One writer per database also
-means workers never fight over SQLite's write lock.
+costs as much CPU as a hello-world server. Verification, parsing, SQLite and the
+conversation moved here run on the second core; the HTTP workers stay thin. One writer
+per database also means workers never fight over SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
+from urllib.parse import parse_qsl
 
 import sqlite_utils
 
 from bot import frames, wechat
 from bot.config import Settings
-from bot.errors import BadRequest, WebhookError
+from bot.errors import BadRequest, Forbidden, WebhookError
 from bot.pipeline import Stamp, housekeeping, process
 from bot.pseudonym import pseudonymiser
 from db.batch import Job, Outcome, run_batch
@@ -51,21 +52,26 @@ MESSAGE, PING = "m", "p"
 XML = "application/xml"
 PLAIN = "text/plain"
 # (HTTP status, body, content type)
-Answer = tuple[int, str, str]
-SUCCESS: Answer = (200, "success", PLAIN)
+Answer = tuple[int, bytes, str]
+SUCCESS: Answer = (200, b"success", PLAIN)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One POST /wechat as the worker received it (signature and timestamp checked)."""
+class Delivery(NamedTuple):
+    """One POST /wechat as a worker received it (a tuple: it crosses the socket)."""
+
+    query: str  # the raw query string: signature, timestamp, nonce, encrypt_type…
+    body: bytes
+    now: int
+
+
+@dataclass(slots=True)
+class _Verified:
+    """What the query string proved about a request."""
 
     timestamp: int
     raw_timestamp: str
     nonce: str
     encrypted: bool
-    msg_signature: str
-    body: bytes
-    now: int
 
 
 @dataclass(slots=True)
@@ -74,7 +80,8 @@ class _Prepared:
 
     envelope: wechat.Envelope
     job: Job
-    delivery: Delivery
+    verified: _Verified
+    now: int
 
 
 class Engine:
@@ -111,7 +118,7 @@ class Engine:
     def ping(self) -> Answer:
         """Prove the database takes a write transaction."""
         (ok, _), = run_batch(self.db, [lambda db: db.execute("SELECT 1").fetchone()])
-        return (200, "ok", PLAIN) if ok else (503, "database unavailable", PLAIN)
+        return (200, b"ok", PLAIN) if ok else (503, b"database unavailable", PLAIN)
 
     def housekeep(self, now: float) -> None:
         """Forget old nonces and claims, at most once a minute."""
@@ -126,26 +133,42 @@ class Engine:
         self.db.close()
 
     def _prepare(self, delivery: Delivery) -> _Prepared | Answer:
-        """Decrypt and parse a delivery, or answer it at once (refusal, unknown type)."""
+        """Verify, decrypt and parse a delivery, or answer it at once (refusal, unknown)."""
         try:
+            q = dict(parse_qsl(delivery.query))
+            verified = self._verify(q, delivery.now)
             fields = wechat.parse_xml(delivery.body)
-            if delivery.encrypted:
+            if verified.encrypted:
                 if self.crypto is None:
                     raise BadRequest("encrypted request, but WECHAT_ENCODING_AES_KEY is not set")
                 # Compatible mode also sends plaintext fields: only the decrypted payload counts.
                 fields = wechat.parse_xml(self.crypto.open(
-                    fields, delivery.msg_signature, delivery.raw_timestamp, delivery.nonce))
+                    fields, q.get("msg_signature", ""), verified.raw_timestamp, verified.nonce))
             parsed = wechat.to_inbound(fields, self.pseudonymise)
         except WebhookError as error:
             return refusal(error)
         if parsed is None:
             return SUCCESS  # a type we do not handle: no reply, nothing stored
         envelope, inbound = parsed
-        stamp = Stamp(delivery.timestamp, delivery.nonce,
+        stamp = Stamp(verified.timestamp, verified.nonce,
                       hashlib.sha256(delivery.body).digest())
         job = functools.partial(process, inbound=inbound, stamp=stamp, now=delivery.now,
                                 default_lang=self.settings.lang)
-        return _Prepared(envelope, job, delivery)
+        return _Prepared(envelope, job, verified, delivery.now)
+
+    def _verify(self, q: dict[str, str], now: int) -> _Verified:
+        """Check the plaintext signature, the timestamp window and the nonce's shape."""
+        raw_ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        encrypted = q.get("encrypt_type", "raw").lower() == "aes"
+        # Safe mode signs the payload instead (msg_signature), checked when decrypting.
+        if not encrypted and not wechat.signature_ok(
+            q.get("signature", ""), self.settings.wechat_token, raw_ts, nonce
+        ):
+            raise Forbidden("signature does not match")
+        timestamp = check_timestamp(raw_ts, now, self.settings.wechat_timestamp_tolerance)
+        if not nonce or len(nonce) > 64:
+            raise Forbidden("nonce is missing or too long")
+        return _Verified(timestamp, raw_ts, nonce, encrypted)
 
     def _finish(self, item: _Prepared, outcome: Outcome) -> Answer:
         """Render (and encrypt) the reply of a committed message."""
@@ -157,32 +180,57 @@ class Engine:
             value = text(self.settings.lang, "error")
         if not value:
             return SUCCESS
-        delivery = item.delivery
-        xml = wechat.render_text(item.envelope, str(value), delivery.now)
-        if delivery.encrypted and self.crypto is not None:
-            xml = self.crypto.seal(xml, delivery.nonce, delivery.raw_timestamp)
-        return 200, xml, XML
+        verified = item.verified
+        xml = wechat.render_text(item.envelope, str(value), item.now)
+        if verified.encrypted and self.crypto is not None:
+            xml = self.crypto.seal(xml, verified.nonce, verified.raw_timestamp)
+        return 200, xml.encode(), XML
+
+
+def check_timestamp(raw: str, now: int, tolerance: int) -> int:
+    """Return the request's timestamp, refusing one outside the tolerance window."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise Forbidden("timestamp is missing or not a number")
+    timestamp = int(raw)
+    if tolerance and abs(now - timestamp) > tolerance:
+        raise Forbidden("timestamp outside the allowed window")
+    return timestamp
 
 
 def refusal(error: WebhookError) -> Answer:
     """The answer to a refused request: why goes to the operator's log, not the sender."""
     log.warning("refused a request (%d): %s", error.status, error)
-    return error.status, "forbidden" if error.status == 403 else "bad request", PLAIN
+    return error.status, b"forbidden" if error.status == 403 else b"bad request", PLAIN
+
+
+class _EngineProtocol(asyncio.Protocol):
+    """One worker's connection: frames in, onto the shared queue."""
+
+    def __init__(self, pending: list[tuple[asyncio.Transport, frames.Item]],
+                 arrived: asyncio.Event) -> None:
+        self.pending = pending
+        self.arrived = arrived
+        self.reader = frames.FrameReader()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        for item in self.reader.feed(data):
+            self.pending.append((self.transport, item))
+        self.arrived.set()
 
 
 async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
     """Answer workers on the Unix socket at `path` until `stop` is set."""
-    pending: list[tuple[asyncio.StreamWriter, tuple[Any, ...]]] = []
+    pending: list[tuple[asyncio.Transport, frames.Item]] = []
     arrived = asyncio.Event()
-
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                pending.append((writer, await frames.read(reader)))
-                arrived.set()
-        writer.close()
-
-    server = await asyncio.start_unix_server(connection, path=str(path))
+    loop = asyncio.get_running_loop()
+    server = await loop.create_unix_server(lambda: _EngineProtocol(pending, arrived),
+                                           path=str(path))
     path.chmod(0o600)
     stopping = asyncio.ensure_future(stop.wait())
     try:
@@ -194,27 +242,31 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
                 woke = asyncio.ensure_future(arrived.wait())
                 await asyncio.wait({woke, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 woke.cancel()
-                # One more turn lets every connection hand over what has arrived: one batch.
-                await asyncio.sleep(0)
                 continue
             batch = pending[:]
             pending.clear()
             _answer(engine, batch)
             engine.housekeep(time.time())
+            # Let the event loop read what arrived meanwhile: it becomes the next batch.
+            await asyncio.sleep(0)
     finally:
         stopping.cancel()
         server.close()
 
 
-def _answer(engine: Engine, batch: list[tuple[asyncio.StreamWriter, tuple[Any, ...]]]) -> None:
+def _answer(engine: Engine, batch: list[tuple[asyncio.Transport, frames.Item]]) -> None:
     """Answer one batch (this process's only work, so SQLite may block it)."""
-    messages = [(writer, frame) for writer, frame in batch if frame[0] == MESSAGE]
-    answers = engine.answer_batch([Delivery(*frame[2:]) for _, frame in messages])
-    for (writer, frame), answer in zip(messages, answers, strict=True):
-        writer.write(frames.encode((frame[1], *answer)))
-    for writer, frame in batch:
-        if frame[0] == PING:
-            writer.write(frames.encode((frame[1], *engine.ping())))
+    messages = [(transport, item) for transport, item in batch if item[0] == MESSAGE]
+    answers = engine.answer_batch([item[2] for _, item in messages])
+    replies: dict[asyncio.Transport, list[frames.Item]] = {}
+    for (transport, item), answer in zip(messages, answers, strict=True):
+        replies.setdefault(transport, []).append((item[1], *answer))
+    for transport, item in batch:
+        if item[0] == PING:
+            replies.setdefault(transport, []).append((item[1], *engine.ping()))
+    for transport, items in replies.items():
+        if not transport.is_closing():
+            transport.write(frames.encode(items))  # one write per worker per batch
 
 
 def run_engine(settings: Settings, path: Path) -> None:

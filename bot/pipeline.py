@@ -39,8 +39,8 @@ def process(
         return stored  # WeChat's retry: answer it again, change nothing
     state, saved = load_state(db, inbound.sender)
     reply = dispatch(inbound, state, now, default_lang)
-    if (changed := dump_state(state)) != saved:
-        save_state(db, inbound.sender, changed, now)
+    if state != saved:
+        save_state(db, inbound.sender, dump_state(state), now)
     record(db, inbound.sender, inbound.dedup_key, inbound.kind, now, reply.text)
     return reply.text
 
