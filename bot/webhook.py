@@ -71,14 +71,16 @@ async def receive(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """Report whether the engine's database commits, and which worker answered."""
+    engine_pid = None
     try:
-        status, _, _ = await request.app[WEBHOOK].engine.ping()
+        status, body, _ = await request.app[WEBHOOK].engine.ping()
+        engine_pid = int(body)
     except EngineUnavailable:
         status = 503
     ok = status == 200
     return web.json_response(
         {"status": "ok" if ok else "error", "database": "ok" if ok else "unavailable",
-         "pid": os.getpid()},
+         "pid": os.getpid(), "engine_pid": engine_pid},
         status=200 if ok else 503,
     )
 

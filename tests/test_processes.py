@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -145,3 +146,34 @@ async def test_sigterm_drains_in_flight_requests(
     for message in answered:
         assert rows(settings.db_path, "SELECT count(*) FROM inbound WHERE sender = ?",
                     (pseudonym(str(message["FromUserName"])),)) == [(1,)]
+
+
+async def health(url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as s, s.get(url + "/healthz") as response:
+        return dict(await response.json())
+
+
+async def test_a_crashed_engine_is_restarted_and_answered_messages_survive(
+    settings: Settings, server_process: Callable[..., ServerProcess]
+) -> None:
+    server = server_process(workers=2)
+    async with aiohttp.ClientSession() as session:
+        weixin = WeChat(session, server.url + "/wechat", settings)
+        before = [weixin.text("help", openid=f"o_{n}") for n in range(20)]
+        answers = [await post(weixin, m) for m in before]
+        assert {status for status, _ in answers} == {200}
+        engine = (await health(server.url))["engine_pid"]
+        os.kill(engine, signal.SIGKILL)
+        # Until the supervisor has restarted it, workers say 503 (WeChat retries later).
+        statuses = []
+        for _ in range(200):
+            status, _ = await post(weixin, weixin.text("帮助"))
+            statuses.append(status)
+            if status == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert statuses[-1] == 200 and set(statuses) <= {200, 503}
+        assert (await health(server.url))["engine_pid"] not in (None, engine)
+        for message, (_, reply) in zip(before, answers, strict=True):
+            assert await post(weixin, message) == (200, reply)  # a retry: the stored reply
+    assert rows(settings.db_path, "SELECT count(*) FROM inbound") == [(21,)]
