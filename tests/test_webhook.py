@@ -228,3 +228,28 @@ async def test_healthz_reports_the_database(weixin: WeChat) -> None:
     async with weixin.session.get(weixin.url.replace("/wechat", "/healthz")) as response:
         assert response.status == 200
         assert (await response.json())["database"] == "ok"
+
+
+async def test_a_retried_subscribe_event_is_welcomed_once(weixin: WeChat, settings: Settings
+                                                         ) -> None:
+    event = weixin.event("subscribe")
+    replies = [await weixin.send(event) for _ in range(3)]
+    assert len(set(replies)) == 1
+    assert stored_messages(settings) == 1
+
+
+async def test_a_handler_error_gets_a_polite_reply_and_the_retry_is_handled_again(
+    weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.pipeline
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot.pipeline, "dispatch", broken)
+    message = weixin.text("帮助")
+    assert "稍后再试" in await weixin.send(message)
+    assert stored_messages(settings) == 0  # not claimed: WeChat's retry gets another go
+    monkeypatch.undo()
+    assert "使用说明" in await weixin.send(message)
+    assert stored_messages(settings) == 1

@@ -1,0 +1,45 @@
+"""The wire formats on their own: reply rendering, size limits, frames between processes."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from bot import frames, wechat
+from bot.engine import Delivery
+from bot.errors import BadRequest
+
+
+def test_a_reply_over_wechats_size_limit_is_trimmed_on_a_character_boundary() -> None:
+    long = "举报内容" * 400  # 4,800 bytes of UTF-8
+    trimmed = wechat.fit_reply(long)
+    assert len(trimmed.encode()) <= wechat.MAX_REPLY_BYTES
+    assert trimmed.endswith("…") and long.startswith(trimmed[:-1])
+
+
+def test_user_text_with_cdata_end_round_trips_through_a_rendered_reply() -> None:
+    envelope = wechat.Envelope("o_alice", "gh_tipline")
+    xml = wechat.render_text(envelope, "a]]>b<c>&d]]>", 1700000000)
+    assert wechat.parse_xml(xml.encode())["Content"] == "a]]>b<c>&d]]>"
+
+
+def test_a_duplicated_field_is_malformed() -> None:
+    with pytest.raises(BadRequest, match="twice"):
+        wechat.parse_xml(b"<xml><MsgId>1</MsgId><MsgId>2</MsgId></xml>")
+
+
+def test_frames_split_across_reads_are_reassembled_in_order() -> None:
+    items = [("m", n, Delivery("signature=x", b"<xml/>" * n, 1700000000)) for n in range(50)]
+    stream = frames.encode(items[:20]) + frames.encode(items[20:])
+    reader = frames.FrameReader()
+    got: list[frames.Item] = []
+    for start in range(0, len(stream), 7):  # arbitrary chunking, as a socket may deliver
+        got.extend(reader.feed(stream[start:start + 7]))
+    assert got == items
+    assert reader.feed(b"") == []
+
+
+def test_a_delivery_crosses_the_socket_as_a_plain_tuple() -> None:
+    delivery = Delivery("a=1", b"body", 5)
+    assert pickle.loads(pickle.dumps(delivery)) == delivery
