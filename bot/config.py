@@ -45,6 +45,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     lang: str = "zh"
+    draft_ttl: int = 24 * 3600
 
     @property
     def safe_mode(self) -> bool:
@@ -126,6 +127,8 @@ def load_settings(
         host=get("TIPLINE_HOST") or "127.0.0.1",
         port=_integer(values, "TIPLINE_PORT", 8080, 1, 65535),
         lang=lang,
+        # Not in the core table: how long a half-written report waits for its reporter.
+        draft_ttl=_integer(values, "TIPLINE_DRAFT_TTL", 24 * 3600, 60, 30 * 86400),
     )
 
 

@@ -39,6 +39,7 @@ from bot.pseudonym import pseudonymiser
 from db.batch import Job, Outcome, run_batch
 from db.connection import connect
 from db.migrations import migrate
+from handlers.context import Policy
 from handlers.texts import text
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,11 @@ class Engine:
             if settings.safe_mode else None
         )
         self.pseudonymise = pseudonymiser(settings.secret_key)
+        self.policy = Policy(
+            draft_ttl=settings.draft_ttl,
+            # Media are fetched by the API client; without credentials they cannot be.
+            media_status="pending" if settings.api_enabled else "not fetched: no API credentials",
+        )
         self._housekept = 0.0
 
     @classmethod
@@ -153,7 +159,7 @@ class Engine:
         stamp = Stamp(verified.timestamp, verified.nonce,
                       hashlib.sha256(delivery.body).digest())
         job = functools.partial(process, inbound=inbound, stamp=stamp, now=delivery.now,
-                                default_lang=self.settings.lang)
+                                default_lang=self.settings.lang, policy=self.policy)
         return _Prepared(envelope, job, verified, delivery.now)
 
     def _verify(self, q: dict[str, str], now: int) -> _Verified:

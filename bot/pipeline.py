@@ -15,6 +15,8 @@ from bot.errors import Forbidden
 from db.conversations import dump_state, load_state, save_state
 from db.inbound import prune_claims, record, stored_reply
 from db.nonces import admit_nonce, prune_nonces
+from db.reports import SqlStore
+from handlers.context import Policy
 from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
 
@@ -29,7 +31,8 @@ class Stamp:
 
 
 def process(
-    db: sqlite_utils.Database, inbound: Inbound, stamp: Stamp, now: int, default_lang: str
+    db: sqlite_utils.Database, inbound: Inbound, stamp: Stamp, now: int, default_lang: str,
+    policy: Policy,
 ) -> str:
     """Apply one message exactly once and return the reply text ("" for no reply)."""
     if not admit_nonce(db, stamp.timestamp, stamp.nonce, stamp.body_sha256):
@@ -38,7 +41,7 @@ def process(
     if stored is not None:
         return stored  # WeChat's retry: answer it again, change nothing
     state, saved = load_state(db, inbound.sender)
-    reply = dispatch(inbound, state, now, default_lang)
+    reply = dispatch(inbound, state, now, SqlStore(db), policy, default_lang)
     if state != saved:
         save_state(db, inbound.sender, dump_state(state), now)
     record(db, inbound.sender, inbound.dedup_key, inbound.kind, now, reply.text)

@@ -33,6 +33,63 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at INTEGER NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        # Filed reports. `receipt` is what the reporter holds; `reporter` is a pseudonym.
+        """CREATE TABLE reports (
+            id INTEGER PRIMARY KEY,
+            receipt TEXT NOT NULL UNIQUE,
+            reporter TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT 'wechat',
+            status TEXT NOT NULL DEFAULT 'new'
+                CHECK (status IN ('new', 'reviewing', 'escalated', 'dismissed', 'closed')),
+            target_type TEXT NOT NULL,
+            who TEXT NOT NULL,
+            description TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX reports_by_reporter ON reports (reporter, received_at)",
+        "CREATE INDEX reports_by_time ON reports (received_at)",
+        # What each report names, normalised at filing time: triage is a query, not a rescan.
+        """CREATE TABLE report_identifiers (
+            report_id INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            PRIMARY KEY (report_id, kind, value)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX identifiers_by_value ON report_identifiers (kind, value)",
+        # Evidence, kept from the moment it arrives (media expire at WeChat after 3 days);
+        # linked to its draft until the report is filed, then to the report.
+        """CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY,
+            draft_id TEXT,
+            report_id INTEGER REFERENCES reports (id) ON DELETE CASCADE,
+            reporter TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            media_id TEXT,
+            details TEXT NOT NULL,
+            fetch_status TEXT NOT NULL,
+            sha256 TEXT,
+            size INTEGER,
+            mime TEXT,
+            fetched_at INTEGER,
+            received_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX evidence_by_draft ON evidence (draft_id) WHERE draft_id IS NOT NULL",
+        "CREATE INDEX evidence_by_report ON evidence (report_id)",
+        # Every change to a report, append-only: who, when, what.
+        """CREATE TABLE report_history (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX history_by_report ON report_history (report_id, at)",
+    ),
 )
 
 

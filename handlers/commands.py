@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from handlers.context import Context
 from handlers.messages import Reply
-from handlers.router import Context, Router
+from handlers.report import question
+from handlers.router import Router
 
 router = Router("commands")
 
 
 @router.word("帮助", "help")
 def help_(ctx: Context) -> Reply:
-    """Explains what the tip line does and which words work."""
-    return ctx.say("help")
+    """Explains what the tip line does and which words work, then repeats the question."""
+    draft = ctx.state.get("draft")
+    if draft is None:
+        return ctx.say("help")
+    return Reply(ctx.t("help") + "\n\n" + question(ctx, draft))

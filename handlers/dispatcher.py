@@ -1,28 +1,74 @@
-"""The conversation's entry point: escape words first, then events, then the fallback."""
+"""The conversation's entry point: limits, draft expiry, then the routes in order.
+
+Escape words come first (help, cancel and the other words work at any step), then
+events, then the answer to the open draft's question, then a quick report, then a hint.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from handlers import commands, events
+from handlers import commands, events, report, status
+from handlers.context import Context, Policy
 from handlers.messages import NO_REPLY, Inbound, Reply
-from handlers.router import Context, Router
+from handlers.receipts import new_receipt
+from handlers.router import Router
+from handlers.store import Store
 
 root = Router("root")
-root.include(commands.router)  # escape words are matched before any flow step
+root.include(commands.router)
+root.include(report.router)
+root.include(status.router)
 root.include(events.router)
+root.when(lambda ctx: "draft" in ctx.state and ctx.inbound.kind != "event")(report.answer)
+root.when(report.quick_report)(report.start_quick)
 
 
 def dispatch(
-    inbound: Inbound, state: dict[str, Any], now: int, default_lang: str = "zh"
+    inbound: Inbound,
+    state: dict[str, Any],
+    now: int,
+    store: Store,
+    policy: Policy | None = None,
+    default_lang: str = "zh",
+    receipts: Callable[[], str] = new_receipt,
 ) -> Reply:
     """Answer one inbound message, updating the reporter's `state` in place."""
-    ctx = Context(inbound, state, now, default_lang)
-    found = root.resolve(inbound)
+    ctx = Context(inbound, state, now, store, policy or Policy(), default_lang, receipts)
+    if inbound.kind != "event" and _flooding(ctx):
+        return ctx.say("flood")
+    notice = _expire_draft(ctx)
+    found = root.resolve(ctx)
     if found is None:
         # Events nobody handles (VIEW, LOCATION reports) get WeChat's "no reply".
-        return NO_REPLY if inbound.kind == "event" else ctx.say("fallback")
-    handle, lang = found
-    if lang:
-        state["lang"] = lang
-    return handle(ctx)
+        reply = NO_REPLY if inbound.kind == "event" else ctx.say("fallback")
+    else:
+        handle, lang = found
+        if lang:
+            state["lang"] = lang
+        reply = handle(ctx)
+    if "draft" in state:
+        state["draft"]["updated_at"] = now
+    if notice:
+        return Reply(f"{notice}\n{reply.text}" if reply.text else notice)
+    return reply
+
+
+def _flooding(ctx: Context) -> bool:
+    """Count the reporter's messages per minute; True once over the limit."""
+    start, count = (int(n) for n in ctx.state.get("rate", (ctx.now, 0)))
+    if ctx.now - start >= 60:
+        start, count = ctx.now, 0
+    ctx.state["rate"] = [start, count + 1]
+    return count + 1 > ctx.policy.messages_per_minute
+
+
+def _expire_draft(ctx: Context) -> str:
+    """Drop a draft left longer than the TTL; return the notice to prepend, if any."""
+    draft = ctx.state.get("draft")
+    if draft is None or ctx.now - draft.get("updated_at", ctx.now) <= ctx.policy.draft_ttl:
+        return ""
+    ctx.store.discard_draft(draft["id"])
+    del ctx.state["draft"]
+    return ctx.t("draft_expired", hours=max(1, ctx.policy.draft_ttl // 3600))

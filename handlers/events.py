@@ -1,9 +1,10 @@
-"""Answers to WeChat events: subscribing and menu clicks."""
+"""Answers to WeChat events: subscribing, unsubscribing, the help button."""
 
 from __future__ import annotations
 
+from handlers.context import Context
 from handlers.messages import NO_REPLY, Reply
-from handlers.router import Context, Router
+from handlers.router import Router
 
 router = Router("events")
 
@@ -14,7 +15,7 @@ def welcome(ctx: Context) -> Reply:
     return ctx.say("welcome")
 
 
-@router.event("click", key="HELP")
+@router.click("HELP")
 def help_click(ctx: Context) -> Reply:
     """Answers the HELP menu button."""
     return ctx.say("help")
@@ -22,6 +23,5 @@ def help_click(ctx: Context) -> Reply:
 
 @router.event("unsubscribe")
 def goodbye(ctx: Context) -> Reply:
-    """Forgets the conversation of someone who unfollowed (WeChat shows them nothing)."""
-    ctx.state.clear()
+    """Says nothing (WeChat shows an unfollower nothing); an open draft waits out its TTL."""
     return NO_REPLY

@@ -1,0 +1,89 @@
+"""Reports, their identifiers, evidence and history: the conversation's Store over SQLite."""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+from handlers.store import EvidenceItem, NewReport, ReportStatus
+
+# Evidence that is not a file to download (a location, a link, a text) needs no fetch.
+NO_FETCH = "not applicable"
+
+
+class SqlStore:
+    """The conversation's storage, inside the transaction of the message being handled."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def receipt_taken(self, receipt: str) -> bool:
+        """Whether a receipt is already in use."""
+        found = self.db.execute("SELECT 1 FROM reports WHERE receipt = ?", (receipt,))
+        return found.fetchone() is not None
+
+    def add_evidence(self, reporter: str, draft_id: str, item: EvidenceItem) -> None:
+        """Keep a piece of evidence for a draft; media wait in the fetch queue."""
+        details = dict(item.details)
+        status = str(details.pop("fetch_status", "")) if item.media_id else NO_FETCH
+        self.db.execute(
+            "INSERT INTO evidence (draft_id, reporter, kind, media_id, details, fetch_status, "
+            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (draft_id, reporter, item.kind, item.media_id or None,
+             json.dumps(details, ensure_ascii=False), status or "pending", item.received_at),
+        )
+
+    def discard_draft(self, draft_id: str) -> int:
+        """Forget the evidence of a draft that will not be filed."""
+        return int(self.db.execute(
+            "DELETE FROM evidence WHERE draft_id = ? AND report_id IS NULL", (draft_id,)
+        ).rowcount)
+
+    def file_report(self, report: NewReport) -> None:
+        """File a report with its identifiers, its draft's evidence and a history entry."""
+        cursor = self.db.execute(
+            "INSERT INTO reports (receipt, reporter, channel, target_type, who, description, "
+            "lang, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (report.receipt, report.reporter, report.channel, report.target_type, report.who,
+             report.description, report.lang, report.filed_at, report.filed_at),
+        )
+        report_id = cursor.lastrowid
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO report_identifiers (report_id, kind, value, raw) "
+            "VALUES (?, ?, ?, ?)",
+            [(report_id, kind, value, raw) for kind, value, raw in report.identifiers],
+        )
+        self.db.execute(
+            "UPDATE evidence SET report_id = ?, draft_id = NULL WHERE draft_id = ?",
+            (report_id, report.draft_id),
+        )
+        self.db.execute(
+            "INSERT INTO report_history (report_id, at, actor, action, detail) "
+            "VALUES (?, ?, ?, 'filed', ?)",
+            (report_id, report.filed_at, f"reporter:{report.reporter[:12]}", report.channel),
+        )
+
+    def filed_since(self, reporter: str, since: int) -> int:
+        """How many reports the reporter filed since a time."""
+        row = self.db.execute(
+            "SELECT count(*) FROM reports WHERE reporter = ? AND received_at >= ?",
+            (reporter, since),
+        ).fetchone()
+        return int(row[0])
+
+    def status_of(self, reporter: str, receipt: str) -> ReportStatus | None:
+        """One of the reporter's own reports (None for anyone else's)."""
+        row = self.db.execute(
+            "SELECT receipt, status, received_at, updated_at FROM reports "
+            "WHERE receipt = ? AND reporter = ?", (receipt, reporter),
+        ).fetchone()
+        return None if row is None else ReportStatus(*row)
+
+    def recent(self, reporter: str, limit: int) -> list[ReportStatus]:
+        """The reporter's most recent reports, newest first."""
+        rows = self.db.execute(
+            "SELECT receipt, status, received_at, updated_at FROM reports "
+            "WHERE reporter = ? ORDER BY received_at DESC, id DESC LIMIT ?", (reporter, limit),
+        ).fetchall()
+        return [ReportStatus(*row) for row in rows]

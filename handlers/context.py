@@ -1,0 +1,56 @@
+"""What a handler gets: the message, the reporter's state, storage, the rules, the time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.messages import Inbound, Reply
+from handlers.receipts import new_receipt
+from handlers.store import Store
+from handlers.texts import name, text
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The limits a conversation runs under (from settings; defaults are the product's)."""
+
+    draft_ttl: int = 24 * 3600  # seconds a draft waits for its reporter
+    max_evidence: int = 20  # pieces of evidence per report
+    reports_per_day: int = 10  # per reporter
+    messages_per_minute: int = 30  # per reporter, before "please wait"
+    max_who: int = 300  # characters kept of the "who" answer
+    max_what: int = 1500  # characters kept of the description
+    media_status: str = "pending"  # fetch status of new media: pending, or why not
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything a handler may use; handlers never see aiohttp, wechatpy or SQLite."""
+
+    inbound: Inbound
+    state: dict[str, Any]  # saved back after the handler returns
+    now: int
+    store: Store
+    policy: Policy = field(default_factory=Policy)
+    default_lang: str = "zh"
+    receipts: Callable[[], str] = new_receipt  # a CSPRNG unless a test says otherwise
+
+    @property
+    def lang(self) -> str:
+        """The language of this conversation: the reporter's last command word, or the default."""
+        lang = self.state.get("lang")
+        return lang if isinstance(lang, str) else self.default_lang
+
+    def t(self, key: str, **values: Any) -> str:
+        """Catalog text `key` in the conversation's language."""
+        return text(self.lang, key, **values)
+
+    def name(self, code: str) -> str:
+        """A stored code (target type, status, kind) in the conversation's language."""
+        return name(self.lang, code)
+
+    def say(self, *keys: str) -> Reply:
+        """Answer with catalog texts, one paragraph each."""
+        return Reply("\n".join(self.t(key) for key in keys))

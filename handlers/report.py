@@ -1,0 +1,397 @@
+"""The report conversation: target type → who → what happened → evidence → confirm.
+
+The steps are declared once, in `STEPS`; adding a step is adding a line there (and its
+question to the catalogs). A draft lives in the reporter's state, so it survives
+restarts and is shared by worker processes; the step to ask is always the first one not
+yet answered, so a quick report that arrives with its "who" filled in skips that step.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.context import Context
+from handlers.messages import Inbound, Reply
+from handlers.receipts import display
+from handlers.router import Router
+from handlers.store import EvidenceItem, NewReport
+from handlers.texts import TARGET_TYPES
+from triage.extract import Identifier, extract
+
+# Reads an answer into the draft: returns what to echo ("" for nothing), or None when the
+# answer is unusable and the question must be asked again.
+Reader = Callable[[Context, dict[str, Any]], str | None]
+
+MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "file"})
+EVIDENCE_KINDS = MEDIA_KINDS | {"location", "link", "text"}
+# Identifiers that make a bare message a quick report (a name alone does not).
+QUICK_KINDS = frozenset({"url", "domain", "evm", "btc", "tron", "wechat_id",
+                         "official_account", "qq", "phone", "telegram", "email"})
+# Answers to "who is it" that name nobody: whole answers, and phrases a short answer
+# may wrap ("我也不知道").
+NON_ANSWERS = frozenset({"没有", "无", "未知", "unknown", "no", "none", "n/a", "idk", "no idea",
+                         "not sure", "don't know", "dont know", "i don't know"})
+NON_ANSWER_PHRASES = ("不知道", "不清楚", "不记得", "忘了", "不确定", "没看到")
+CONFIRM = "confirm"
+ECHO_ITEMS = 6  # identifiers echoed back: enough to check, short enough for a phone
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One question of the conversation."""
+
+    name: str
+    question: str  # catalog key
+    read: Reader
+    retry: str  # catalog key said before asking again
+    optional: bool = False  # 跳过/skip allowed
+    collects: bool = False  # takes many messages, ended by 完成/done or 跳过/skip
+
+    def answered(self, draft: dict[str, Any]) -> bool:
+        """Whether the draft already holds this step's answer."""
+        return bool(draft.get(f"{self.name}_done")) if self.collects else self.name in draft
+
+
+def _plain(inbound: Inbound) -> str:
+    """The text of a message, NFKC-normalised (full-width digits and letters included)."""
+    return unicodedata.normalize("NFKC", inbound.text).strip() if inbound.kind == "text" else ""
+
+
+def read_target_type(ctx: Context, draft: dict[str, Any]) -> str | None:
+    """Stores the target type chosen by number (1-6)."""
+    answer = _plain(ctx.inbound).strip("()（）.、 ")
+    if answer.isdigit() and 1 <= int(answer) <= len(TARGET_TYPES):
+        draft["target_type"] = TARGET_TYPES[int(answer) - 1]
+        return ""
+    return None
+
+
+def read_who(ctx: Context, draft: dict[str, Any]) -> str | None:
+    """Stores who is reported and echoes the identifiers recognised in it."""
+    inbound = ctx.inbound
+    typed = f"{inbound.title} {inbound.url}".strip() if inbound.kind == "link" else inbound.text
+    typed, note = _trim(ctx, typed.strip(), ctx.policy.max_who)
+    found = [i for i in extract(typed) if i.kind != "name" or len(i.value) > 1]
+    if not found:
+        plain = unicodedata.normalize("NFKC", typed).strip()
+        if not _names_something(plain):
+            return None
+        found = [Identifier("name", plain.casefold(), typed)]
+    draft["who"] = typed
+    draft["who_ids"] = [[i.kind, i.value, i.raw] for i in found]
+    return _join(note, _echo(ctx, found))
+
+
+def read_what(ctx: Context, draft: dict[str, Any]) -> str | None:
+    """Stores the description of what happened."""
+    typed = ctx.inbound.text.strip() if ctx.inbound.kind == "text" else ""
+    plain = unicodedata.normalize("NFKC", typed)
+    if len(plain) < 4 or not any(c.isalpha() for c in plain):
+        return None
+    draft["what"], note = _trim(ctx, typed, ctx.policy.max_what)
+    return note
+
+
+def read_evidence(ctx: Context, draft: dict[str, Any]) -> str | None:
+    """Keeps one piece of evidence and says how many there are."""
+    return keep_evidence(ctx, draft)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("target_type", "ask_target_type", read_target_type, "bad_target_type"),
+    Step("who", "ask_who", read_who, "bad_who"),
+    Step("what", "ask_what", read_what, "bad_what"),
+    Step("evidence", "ask_evidence", read_evidence, "ask_evidence", optional=True,
+         collects=True),
+)
+
+router = Router("report")
+
+
+# --- starting ---------------------------------------------------------------------------
+
+
+@router.word("举报", "report", argument=True)
+def start(ctx: Context) -> Reply:
+    """Starts a report (or continues the open one); text after the word fills it in."""
+    if "draft" in ctx.state:
+        return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.state["draft"])))
+    rest = ctx.inbound.text.strip().split(maxsplit=1)[1:]
+    return begin(ctx, seed=rest[0] if rest else "")
+
+
+@router.click("REPORT")
+def start_from_menu(ctx: Context) -> Reply:
+    """Starts a report from the 举报 menu button."""
+    if "draft" in ctx.state:
+        return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.state["draft"])))
+    return begin(ctx)
+
+
+def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
+    """Opens a draft, filled in from `seed` text or the message itself as evidence."""
+    if ctx.store.filed_since(ctx.inbound.sender, ctx.now - 86400) >= ctx.policy.reports_per_day:
+        return Reply(ctx.t("daily_limit", limit=ctx.policy.reports_per_day))
+    draft: dict[str, Any] = {"id": f"{ctx.inbound.sender[:16]}-{ctx.inbound.dedup_key}",
+                             "started_at": ctx.now, "evidence": 0, "notes": []}
+    ctx.state["draft"] = draft
+    echo = ""
+    if seed and any(i.kind in QUICK_KINDS for i in extract(seed)):
+        echo = read_who(_with_text(ctx, seed), draft) or ""
+    if evidence:
+        if ctx.inbound.kind == "link":
+            echo = read_who(ctx, draft) or ""
+            if "mp.weixin.qq.com" in ctx.inbound.url:
+                draft["target_type"] = "wechat_account"  # a forwarded official-account article
+        keep_evidence(ctx, draft, acknowledge=False)
+    return advance(ctx, draft, echo)
+
+
+def quick_report(ctx: Context) -> bool:
+    """Whether a message sent outside a draft is a tip in itself."""
+    inbound = ctx.inbound
+    if "draft" in ctx.state or inbound.kind == "event":
+        return False
+    if inbound.kind == "text":
+        return any(i.kind in QUICK_KINDS for i in extract(inbound.text))
+    return inbound.kind in EVIDENCE_KINDS
+
+
+def start_quick(ctx: Context) -> Reply:
+    """Starts a report from a bare URL, address, account, phone, article link or photo."""
+    if ctx.inbound.kind == "text":
+        return begin(ctx, seed=ctx.inbound.text)
+    return begin(ctx, evidence=True)
+
+
+# --- words inside a draft ---------------------------------------------------------------
+
+
+@router.word("取消", "cancel")
+def cancel(ctx: Context) -> Reply:
+    """Drops the draft and its evidence."""
+    draft = ctx.state.pop("draft", None)
+    if draft is None:
+        return ctx.say("nothing_to_cancel")
+    ctx.store.discard_draft(draft["id"])
+    return ctx.say("cancelled")
+
+
+@router.word("返回", "back")
+def back(ctx: Context) -> Reply:
+    """Goes back to the previous question."""
+    draft = ctx.state.get("draft")
+    if draft is None:
+        return ctx.say("no_draft")
+    names = [step.name for step in STEPS] + [CONFIRM]
+    index = names.index(draft["step"])
+    if index > 0:
+        previous = STEPS[index - 1]
+        if previous.collects:
+            draft[f"{previous.name}_done"] = False
+        draft["step"] = previous.name
+    return Reply(question(ctx, draft))
+
+
+@router.word("跳过", "skip")
+def skip(ctx: Context) -> Reply:
+    """Skips an optional question."""
+    draft = ctx.state.get("draft")
+    if draft is None:
+        return ctx.say("no_draft")
+    step = _current(draft)
+    if step is None or not step.optional:
+        return Reply(_join(ctx.t("cannot_skip"), question(ctx, draft)))
+    draft[f"{step.name}_done"] = True
+    return advance(ctx, draft)
+
+
+@router.word("完成", "done")
+def done(ctx: Context) -> Reply:
+    """Ends a question that takes many messages (the evidence)."""
+    draft = ctx.state.get("draft")
+    if draft is None:
+        return ctx.say("no_draft")
+    step = _current(draft)
+    if step is None or not step.collects:
+        return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
+    draft[f"{step.name}_done"] = True
+    return advance(ctx, draft)
+
+
+@router.word("提交", "submit")
+def submit(ctx: Context) -> Reply:
+    """Files the confirmed report and answers with its receipt."""
+    draft = ctx.state.get("draft")
+    if draft is None:
+        return ctx.say("no_draft")
+    if draft["step"] != CONFIRM:
+        return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
+    receipt = ctx.receipts()
+    while ctx.store.receipt_taken(receipt):  # 50 random bits: a second try is already rare
+        receipt = ctx.receipts()
+    ctx.store.file_report(NewReport(
+        receipt=receipt, reporter=ctx.inbound.sender, draft_id=draft["id"],
+        target_type=draft["target_type"], who=draft["who"], description=draft["what"],
+        identifiers=_identifiers(draft), lang=ctx.lang, filed_at=ctx.now,
+    ))
+    del ctx.state["draft"]
+    return Reply(ctx.t("filed", receipt=display(receipt)))
+
+
+def answer(ctx: Context) -> Reply:
+    """Takes a message as the answer to the current question."""
+    draft = ctx.state["draft"]
+    step = _current(draft)
+    inbound = ctx.inbound
+    if step is None:  # confirming: anything but a word is a nudge
+        if inbound.kind in MEDIA_KINDS | {"location", "link"}:
+            return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
+        return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
+    if inbound.kind in MEDIA_KINDS | {"location"} and not step.collects:
+        # A photo sent early is kept, and the question stands.
+        return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
+    echo = step.read(ctx, draft)
+    if echo is None:
+        return Reply(_join(ctx.t(step.retry), ctx.t(step.question)))
+    if step.collects:
+        return Reply(echo)
+    return advance(ctx, draft, echo)
+
+
+# --- evidence ---------------------------------------------------------------------------
+
+
+def keep_evidence(ctx: Context, draft: dict[str, Any], acknowledge: bool = True) -> str:
+    """Store the message as evidence of the draft; say so with the running count."""
+    item = evidence_item(ctx.inbound, ctx.now, ctx.policy.media_status)
+    if item is None:
+        return ""
+    if draft["evidence"] >= ctx.policy.max_evidence:
+        return ctx.t("evidence_full", limit=ctx.policy.max_evidence)
+    ctx.store.add_evidence(ctx.inbound.sender, draft["id"], item)
+    draft["evidence"] += 1
+    if item.kind in ("text", "link"):
+        # Text and links are searched for identifiers when the report is filed.
+        draft["notes"].append(str(item.details.get("text") or item.details.get("url", ""))[:500])
+    if not acknowledge:
+        return ""
+    return ctx.t("evidence_received", count=draft["evidence"], kind=ctx.name(item.kind))
+
+
+def evidence_item(inbound: Inbound, now: int, media_status: str) -> EvidenceItem | None:
+    """The evidence a message carries, or None if it carries none."""
+    kind = inbound.kind
+    details: dict[str, Any]
+    if kind in MEDIA_KINDS:
+        details = {"format": inbound.media_format, "title": inbound.title,
+                   "recognition": inbound.text, "thumb_media_id": inbound.thumb_media_id,
+                   "fetch_status": media_status}
+        return EvidenceItem(kind, now, inbound.media_id,
+                            {k: v for k, v in details.items() if v})
+    if kind == "location":
+        details = {"latitude": inbound.latitude, "longitude": inbound.longitude,
+                   "label": inbound.label}
+    elif kind == "link":
+        details = {"title": inbound.title, "url": inbound.url,
+                   "description": inbound.description}
+    elif kind == "text" and inbound.text.strip():
+        details = {"text": inbound.text.strip()[:2000]}
+    else:
+        return None
+    return EvidenceItem(kind, now, "", details)
+
+
+# --- asking -----------------------------------------------------------------------------
+
+
+def advance(ctx: Context, draft: dict[str, Any], echo: str = "") -> Reply:
+    """Move to the first unanswered question (or the summary) and ask it."""
+    step = next((s for s in STEPS if not s.answered(draft)), None)
+    draft["step"] = step.name if step is not None else CONFIRM
+    return Reply(_join(echo, question(ctx, draft)))
+
+
+def question(ctx: Context, draft: dict[str, Any]) -> str:
+    """The current question, or the summary to confirm."""
+    step = _current(draft)
+    return ctx.t(step.question) if step is not None else summary(ctx, draft)
+
+
+def summary(ctx: Context, draft: dict[str, Any]) -> str:
+    """The whole draft on one phone screen."""
+    ids = [Identifier(k, v, r) for k, v, r in draft.get("who_ids", [])]
+    what = draft.get("what", "")
+    return ctx.t(
+        "confirm",
+        target=ctx.name(draft.get("target_type", "other")),
+        who=_shorten(draft.get("who", ""), 60),
+        ids=_echo_items(ctx, ids) or ctx.t("nothing_recognised"),
+        what=_shorten(what, 80),
+        evidence=draft.get("evidence", 0),
+    )
+
+
+def _current(draft: dict[str, Any]) -> Step | None:
+    return next((s for s in STEPS if s.name == draft.get("step")), None)
+
+
+def _echo(ctx: Context, found: list[Identifier]) -> str:
+    if len(found) == 1 and found[0].kind == "name":
+        return ctx.t("who_name", name=_shorten(found[0].raw, 40))
+    return ctx.t("who_recognised", items=_echo_items(ctx, found))
+
+
+def _echo_items(ctx: Context, found: list[Identifier]) -> str:
+    # The registrable domain says what the URL says, shorter: echo the URL only without it.
+    domains = {i.value for i in found if i.kind == "domain"}
+    shown = [i for i in found if i.kind != "url" or not any(d in i.value for d in domains)]
+    items = [f"{ctx.name(i.kind)} {_shorten(i.value, 44)}" for i in shown[:ECHO_ITEMS]]
+    if len(shown) > ECHO_ITEMS:
+        items.append("…")
+    return ctx.t("separator").join(items)
+
+
+def _identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """Everything the report names: the "who" answer, the description, text evidence."""
+    found: dict[tuple[str, str], str] = {}
+    for kind, value, raw in draft.get("who_ids", []):
+        found.setdefault((kind, value), raw)
+    for text in (draft.get("what", ""), *draft.get("notes", [])):
+        for identifier in extract(text):
+            found.setdefault((identifier.kind, identifier.value), identifier.raw)
+    return tuple((kind, value, raw) for (kind, value), raw in found.items())
+
+
+def _names_something(plain: str) -> bool:
+    """Whether an answer without identifiers can stand as a name."""
+    if not 2 <= len(plain) <= 60 or plain.casefold().strip("。.!！") in NON_ANSWERS:
+        return False
+    if len(plain) <= 10 and any(phrase in plain for phrase in NON_ANSWER_PHRASES):
+        return False
+    return any(c.isalpha() for c in plain)
+
+
+def _trim(ctx: Context, typed: str, limit: int) -> tuple[str, str]:
+    if len(typed) <= limit:
+        return typed, ""
+    return typed[:limit], ctx.t("trimmed", limit=limit)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def _with_text(ctx: Context, text: str) -> Context:
+    """The context as if the message had been just `text` (for a report started with it)."""
+    from dataclasses import replace
+
+    return replace(ctx, inbound=replace(ctx.inbound, kind="text", text=text))

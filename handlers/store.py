@@ -1,0 +1,78 @@
+"""What the conversation may ask of storage: a small interface the database implements.
+
+Handlers see only this (never SQLite); every call runs inside the transaction of the
+message being handled, so what a handler files commits with its reply, or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    """One piece of evidence as it arrived: a photo's media id, a location, a link…"""
+
+    kind: str  # image, voice, video, shortvideo, file, location, link, text
+    received_at: int
+    media_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)  # label, url, recognition…
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    """A report as the reporter confirmed it."""
+
+    receipt: str
+    reporter: str
+    draft_id: str
+    target_type: str
+    who: str
+    description: str
+    identifiers: tuple[tuple[str, str, str], ...]  # (kind, value, raw)
+    lang: str
+    filed_at: int
+    channel: str = "wechat"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStatus:
+    """What a reporter may learn about one of their reports."""
+
+    receipt: str
+    status: str
+    filed_at: int
+    updated_at: int
+
+
+class Store(Protocol):
+    """Storage as the conversation sees it."""
+
+    def receipt_taken(self, receipt: str) -> bool:
+        """Whether a receipt is already in use."""
+        ...
+
+    def add_evidence(self, reporter: str, draft_id: str, item: EvidenceItem) -> None:
+        """Keep a piece of evidence for a draft (media is queued for download at once)."""
+        ...
+
+    def discard_draft(self, draft_id: str) -> int:
+        """Forget the evidence of a draft that will not be filed; return how many items."""
+        ...
+
+    def file_report(self, report: NewReport) -> None:
+        """File a confirmed report with its identifiers and its draft's evidence."""
+        ...
+
+    def filed_since(self, reporter: str, since: int) -> int:
+        """How many reports the reporter filed since a time."""
+        ...
+
+    def status_of(self, reporter: str, receipt: str) -> ReportStatus | None:
+        """One of the reporter's own reports, or None (also for anyone else's)."""
+        ...
+
+    def recent(self, reporter: str, limit: int) -> list[ReportStatus]:
+        """The reporter's most recent reports, newest first."""
+        ...
