@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import signal
 import socket
@@ -29,6 +30,8 @@ SECRET = "test-secret-key-0123456789"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx2c2769f8efd9abc2"
 ROOT = Path(__file__).resolve().parent.parent
+# MsgIds are unique across WeChat: across every server a test starts, too.
+_MSG_IDS = itertools.count(10_000_000_000_000)
 
 
 @pytest.fixture
@@ -59,14 +62,12 @@ class WeChat:
             wechat.Crypto(TOKEN, settings.wechat_encoding_aes_key, settings.wechat_app_id)
             if settings.safe_mode else None
         )
-        self._msg_id = 10_000_000_000_000
 
     def text(self, content: str, openid: str = "o_alice", msg_id: int | None = None
              ) -> dict[str, Any]:
         """The fields of a text message."""
         if msg_id is None:
-            self._msg_id += 1
-            msg_id = self._msg_id
+            msg_id = next(_MSG_IDS)
         return {"ToUserName": "gh_tipline", "FromUserName": openid,
                 "CreateTime": int(time.time()), "MsgType": "text", "Content": content,
                 "MsgId": msg_id}
