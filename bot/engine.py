@@ -23,10 +23,12 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import sqlite_utils
@@ -36,11 +38,15 @@ from bot.config import Settings
 from bot.errors import BadRequest, Forbidden, WebhookError
 from bot.pipeline import Stamp, housekeeping, process
 from bot.pseudonym import pseudonymiser
-from db.batch import Job, Outcome, run_batch
+from db.batch import Job, Outcome, commit, run_batch, run_jobs
+from db.checkpoint import WRITER_AUTOCHECKPOINT, Checkpointer
 from db.connection import connect
 from db.migrations import migrate
+from db.nonces import admit_nonce
 from handlers.context import Policy
+from handlers.report import message_text
 from handlers.texts import text
+from triage.extract import extract
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ DEFAULT_NONCE_WINDOW = 300
 # Frame kinds: a message to answer, or a health check.
 MESSAGE, PING = "m", "p"
 
+_ECHOSTR = re.compile(r"[A-Za-z0-9_\-+/=]{1,512}")
 XML = "application/xml"
 PLAIN = "text/plain"
 # (HTTP status, body, content type)
@@ -58,11 +65,16 @@ SUCCESS: Answer = (200, b"success", PLAIN)
 
 
 class Delivery(NamedTuple):
-    """One POST /wechat as a worker received it (a tuple: it crosses the socket)."""
+    """One request to /wechat as a worker received it (a tuple: it crosses the socket)."""
 
     query: str  # the raw query string: signature, timestamp, nonce, encrypt_type…
     body: bytes
     now: int
+    method: str = "POST"  # GET is WeChat's URL check (echostr)
+
+
+class BatchFailed(RuntimeError):
+    """The batch's transaction could not be had or kept: nobody's message was stored."""
 
 
 @dataclass(slots=True)
@@ -77,12 +89,15 @@ class _Verified:
 
 @dataclass(slots=True)
 class _Prepared:
-    """A delivery parsed into a message, waiting for its transaction."""
+    """A verified delivery waiting for its transaction: its nonce, and its message if any."""
 
-    envelope: wechat.Envelope
-    job: Job
     verified: _Verified
+    stamp: Stamp  # recorded for every verified request, whatever comes of it
     now: int
+    early: Answer | None = None  # known before the transaction: 400, success, echostr
+    envelope: wechat.Envelope | None = None
+    job: Job | None = None
+    admitted: bool = False  # set by the nonce job when it ran
 
 
 class Engine:
@@ -103,23 +118,73 @@ class Engine:
             media_status="pending" if settings.api_enabled else "not fetched: no API credentials",
         )
         self._housekept = 0.0
+        self.checkpointer = Checkpointer(settings.db_path)
 
     @classmethod
     def open(cls, settings: Settings) -> Engine:
         """Open the database (applying migrations) and build the engine."""
         db = connect(settings.db_path)
         migrate(db)
-        return cls(settings, db)
+        db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+        engine = cls(settings, db)
+        engine.checkpointer.start()
+        extract("warm-up.example.com")  # builds the suffix list now, not in a request
+        return engine
 
     def answer_batch(self, deliveries: list[Delivery]) -> list[Answer]:
         """Answer deliveries in order; their effects commit together before this returns."""
-        prepared = [self._prepare(delivery) for delivery in deliveries]
-        jobs = [item.job for item in prepared if isinstance(item, _Prepared)]
-        outcomes = iter(run_batch(self.db, jobs) if jobs else [])
-        return [
-            self._finish(item, next(outcomes)) if isinstance(item, _Prepared) else item
-            for item in prepared
-        ]
+        batch = self.prepare(deliveries)
+        outcomes = self.apply(batch)
+        try:
+            if outcomes:
+                self.commit()
+        except Exception as error:
+            log.exception("a batch of %d requests could not be committed", len(batch))
+            outcomes = [(False, BatchFailed(str(error)))] * len(outcomes)
+        return self.finish(batch, outcomes)
+
+    def prepare(self, deliveries: list[Delivery]) -> list[_Prepared | Answer]:
+        """Verify, decrypt and parse: all that needs no database (step one of three)."""
+        return [self._prepare(delivery) for delivery in deliveries]
+
+    def apply(self, batch: list[_Prepared | Answer]) -> list[Outcome]:
+        """Run the batch's jobs in one open transaction (step two; `commit` follows).
+
+        Every verified request records its nonce in a job of its own, so a refusal or a
+        handler error later on cannot undo it: a nonce is good for one body, always.
+        """
+        jobs: list[Job] = []
+        for item in batch:
+            if isinstance(item, _Prepared):
+                jobs.append(functools.partial(_admit, item))
+                if item.job is not None:
+                    jobs.append(functools.partial(_run_admitted, item))
+        if not jobs:
+            return []
+        try:
+            return run_jobs(self.db, jobs)
+        except Exception as error:  # the write lock was not to be had, or the disk failed
+            log.exception("a batch of %d requests could not be applied", len(batch))
+            return [(False, BatchFailed(str(error)))] * len(jobs)
+
+    def commit(self) -> None:
+        """Commit what `apply` did (durably; may wait on the disk, so run it off the loop)."""
+        if self.db.conn.in_transaction:
+            commit(self.db)
+
+    def finish(self, batch: list[_Prepared | Answer], outcomes: list[Outcome]
+               ) -> list[Answer]:
+        """Render the answers, once their transaction has committed (step three)."""
+        results = iter(outcomes)
+        answers: list[Answer] = []
+        for item in batch:
+            if not isinstance(item, _Prepared):
+                answers.append(item)
+                continue
+            admitted = next(results)
+            message = next(results) if item.job is not None else None
+            answers.append(self._finish(item, admitted, message))
+        return answers
 
     def ping(self) -> Answer:
         """Prove the database takes a write transaction; the body is the engine's pid."""
@@ -135,50 +200,83 @@ class Engine:
         run_batch(self.db, [functools.partial(housekeeping, now=int(now), nonce_window=window)])
 
     def close(self) -> None:
-        """Close the database."""
+        """Stop checkpointing and close the database."""
+        if self.checkpointer.is_alive():
+            self.checkpointer.stop()
         self.db.close()
 
     def _prepare(self, delivery: Delivery) -> _Prepared | Answer:
         """Verify, decrypt and parse a delivery, or answer it at once (refusal, unknown)."""
         try:
             q = dict(parse_qsl(delivery.query))
-            verified = self._verify(q, delivery.now)
+            verified = self._verify(q, delivery, self.crypto is not None)
+        except WebhookError as error:
+            return refusal(error)
+        stamp = Stamp(verified.timestamp, verified.nonce,
+                      hashlib.sha256(delivery.method.encode() + delivery.body).digest())
+        prepared = _Prepared(verified, stamp, delivery.now)
+        if delivery.method == "GET":
+            echostr = q.get("echostr", "")
+            prepared.early = ((200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
+                              else refusal(BadRequest("echostr is missing or malformed")))
+            return prepared
+        try:
             fields = wechat.parse_xml(delivery.body)
             if verified.encrypted:
-                if self.crypto is None:
-                    raise BadRequest("encrypted request, but WECHAT_ENCODING_AES_KEY is not set")
+                assert self.crypto is not None
                 # Compatible mode also sends plaintext fields: only the decrypted payload counts.
                 fields = wechat.parse_xml(self.crypto.open(
                     fields, q.get("msg_signature", ""), verified.raw_timestamp, verified.nonce))
             parsed = wechat.to_inbound(fields, self.pseudonymise)
         except WebhookError as error:
-            return refusal(error)
+            prepared.early = refusal(error)
+            return prepared
         if parsed is None:
-            return SUCCESS  # a type we do not handle: no reply, nothing stored
-        envelope, inbound = parsed
-        stamp = Stamp(verified.timestamp, verified.nonce,
-                      hashlib.sha256(delivery.body).digest())
-        job = functools.partial(process, inbound=inbound, stamp=stamp, now=delivery.now,
-                                default_lang=self.settings.lang, policy=self.policy)
-        return _Prepared(envelope, job, verified, delivery.now)
+            prepared.early = SUCCESS  # a type we do not handle: no reply, nothing stored
+            return prepared
+        prepared.envelope, inbound = parsed
+        if inbound.kind in ("text", "link"):
+            # Pure CPU work on the text: done here, it overlaps the last batch's fsync.
+            inbound.identifiers = tuple(extract(message_text(inbound)))
+        prepared.job = functools.partial(process, inbound=inbound, now=delivery.now,
+                                         default_lang=self.settings.lang, policy=self.policy)
+        return prepared
 
-    def _verify(self, q: dict[str, str], now: int) -> _Verified:
-        """Check the plaintext signature, the timestamp window and the nonce's shape."""
+    def _verify(self, q: dict[str, str], delivery: Delivery, safe_mode: bool) -> _Verified:
+        """Check the signature, the timestamp window and the nonce's shape."""
         raw_ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
-        encrypted = q.get("encrypt_type", "raw").lower() == "aes"
+        encrypted = delivery.method == "POST" and q.get("encrypt_type", "").lower() == "aes"
+        if delivery.method == "POST" and safe_mode and not encrypted:
+            # A safe-mode request also carries `signature`: stripping its encryption must
+            # not turn it into a plaintext request with a body of the attacker's choosing.
+            raise Forbidden("plaintext request, but the account is in safe mode")
+        if encrypted and not safe_mode:
+            raise BadRequest("encrypted request, but WECHAT_ENCODING_AES_KEY is not set")
         # Safe mode signs the payload instead (msg_signature), checked when decrypting.
         if not encrypted and not wechat.signature_ok(
             q.get("signature", ""), self.settings.wechat_token, raw_ts, nonce
         ):
             raise Forbidden("signature does not match")
-        timestamp = check_timestamp(raw_ts, now, self.settings.wechat_timestamp_tolerance)
+        timestamp = check_timestamp(raw_ts, delivery.now,
+                                    self.settings.wechat_timestamp_tolerance)
         if not nonce or len(nonce) > 64:
             raise Forbidden("nonce is missing or too long")
         return _Verified(timestamp, raw_ts, nonce, encrypted)
 
-    def _finish(self, item: _Prepared, outcome: Outcome) -> Answer:
-        """Render (and encrypt) the reply of a committed message."""
-        ok, value = outcome
+    def _finish(self, item: _Prepared, admitted: Outcome, message: Outcome | None) -> Answer:
+        """The answer to a verified request, once its transaction has committed."""
+        ok, fresh = admitted
+        batch_failed = message is not None and not message[0] and isinstance(
+            message[1], BatchFailed)
+        if not ok or batch_failed:
+            # Nothing was stored: 503 makes WeChat retry; a polite 200 would lose it.
+            return 503, b"try again", PLAIN
+        if not fresh:
+            return refusal(Forbidden("nonce reused with a different body"))
+        if item.early is not None:
+            return item.early
+        assert message is not None and item.envelope is not None
+        ok, value = message
         if not ok:
             if isinstance(value, WebhookError):
                 return refusal(value)
@@ -191,6 +289,21 @@ class Engine:
         if verified.encrypted and self.crypto is not None:
             xml = self.crypto.seal(xml, verified.nonce, verified.raw_timestamp)
         return 200, xml.encode(), XML
+
+
+def _admit(item: _Prepared, db: sqlite_utils.Database) -> bool:
+    """The nonce job: record the request's nonce; False if it came with another body."""
+    stamp = item.stamp
+    item.admitted = admit_nonce(db, stamp.timestamp, stamp.nonce, stamp.body_sha256)
+    return item.admitted
+
+
+def _run_admitted(item: _Prepared, db: sqlite_utils.Database) -> Any:
+    """The message job, run only for a request whose nonce was admitted."""
+    if not item.admitted:
+        raise Forbidden("nonce reused with a different body")
+    assert item.job is not None
+    return item.job(db)
 
 
 def check_timestamp(raw: str, now: int, tolerance: int) -> int:
@@ -231,17 +344,23 @@ class _EngineProtocol(asyncio.Protocol):
 
 
 async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
-    """Answer workers on the Unix socket at `path` until `stop` is set."""
+    """Answer workers on the Unix socket at `path` until `stop` is set.
+
+    Batches overlap: while one batch's COMMIT waits for the disk on a thread, the next
+    batch is read, verified and parsed; its jobs run once that commit has returned.
+    """
     pending: list[tuple[asyncio.Transport, frames.Item]] = []
     arrived = asyncio.Event()
     loop = asyncio.get_running_loop()
+    committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-commit")
     server = await loop.create_unix_server(lambda: _EngineProtocol(pending, arrived),
                                            path=str(path))
     path.chmod(0o600)
     stopping = asyncio.ensure_future(stop.wait())
+    in_flight: _InFlight | None = None
     try:
         while True:
-            if not pending:
+            if not pending and in_flight is None:
                 if stop.is_set():
                     return
                 arrived.clear()
@@ -251,47 +370,83 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
                 continue
             batch = pending[:]
             pending.clear()
-            _answer(engine, batch)
+            messages = [(t, item) for t, item in batch if item[0] == MESSAGE]
+            prepared = engine.prepare([item[2] for _, item in messages])
+            if in_flight is not None:
+                await in_flight.answer(engine)
+                in_flight = None
+            # No transaction is open here: health checks and housekeeping fit in.
+            _answer_pings(engine, batch)
             engine.housekeep(time.time())
+            outcomes = engine.apply(prepared)
+            if outcomes:
+                commit = loop.run_in_executor(committer, engine.commit)
+                in_flight = _InFlight(messages, prepared, outcomes, commit)
+            else:
+                _send(messages, engine.finish(prepared, []))
             # Let the event loop read what arrived meanwhile: it becomes the next batch.
             await asyncio.sleep(0)
     finally:
+        if in_flight is not None:
+            await in_flight.answer(engine)
         stopping.cancel()
         server.close()
+        committer.shutdown(wait=True)
 
 
-def _answer(engine: Engine, batch: list[tuple[asyncio.Transport, frames.Item]]) -> None:
-    """Answer one batch (this process's only work, so SQLite may block it)."""
-    messages = [(transport, item) for transport, item in batch if item[0] == MESSAGE]
-    answers = engine.answer_batch([item[2] for _, item in messages])
+@dataclass(slots=True)
+class _InFlight:
+    """A batch whose transaction is committing: answered once the commit returned."""
+
+    messages: list[tuple[asyncio.Transport, frames.Item]]
+    prepared: list[_Prepared | Answer]
+    outcomes: list[Outcome]
+    commit: asyncio.Future[None]
+
+    async def answer(self, engine: Engine) -> None:
+        try:
+            await self.commit
+        except Exception as error:
+            log.exception("a batch of %d messages could not be committed", len(self.outcomes))
+            self.outcomes = [(False, error)] * len(self.outcomes)
+        _send(self.messages, engine.finish(self.prepared, self.outcomes))
+
+
+def _send(messages: list[tuple[asyncio.Transport, frames.Item]], answers: list[Answer]) -> None:
+    """One write per worker for all its answers in the batch."""
     replies: dict[asyncio.Transport, list[frames.Item]] = {}
     for (transport, item), answer in zip(messages, answers, strict=True):
         replies.setdefault(transport, []).append((item[1], *answer))
-    for transport, item in batch:
-        if item[0] == PING:
-            replies.setdefault(transport, []).append((item[1], *engine.ping()))
     for transport, items in replies.items():
         if not transport.is_closing():
-            transport.write(frames.encode(items))  # one write per worker per batch
+            transport.write(frames.encode(items))
+
+
+def _answer_pings(engine: Engine, batch: list[tuple[asyncio.Transport, frames.Item]]) -> None:
+    pings = [(transport, item) for transport, item in batch if item[0] == PING]
+    if pings:
+        answer = engine.ping()
+        _send(pings, [answer] * len(pings))
 
 
 def run_engine(settings: Settings, path: Path) -> None:
     """The engine process: serve until SIGTERM, finishing the batch in hand."""
     import signal
 
-    from bot.serve import configure_logging, die_with_parent
+    from bot.serve import ENGINE_STOP, configure_logging, die_with_parent
 
     configure_logging()
-    die_with_parent()
+    die_with_parent(ENGINE_STOP)
     engine = Engine.open(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        # Only the supervisor's SIGTERM stops the engine, after the workers drained; a
-        # Ctrl-C reaches the whole process group and must not cut the workers off.
+        # Only the supervisor stops the engine, after the workers drained: SIGINT and
+        # SIGTERM reach the whole process group (Ctrl-C, systemd) and are not for us.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        loop.add_signal_handler(ENGINE_STOP, stop.set)
         await serve_engine(engine, path, stop)
 
     try:

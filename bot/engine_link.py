@@ -10,6 +10,8 @@ from bot import frames
 from bot.engine import MESSAGE, PING, Answer, Delivery
 
 CONNECT_SECONDS = 10.0
+# WeChat gives up after 5 s: an answer later than this is worth less than a 503.
+ANSWER_SECONDS = 4.0
 
 
 class EngineUnavailable(ConnectionError):
@@ -65,18 +67,18 @@ class EngineLink:
 
     async def answer(self, delivery: Delivery) -> Answer:
         """Have the engine answer one delivery."""
-        return await self._ask((MESSAGE, delivery))
+        return await self._ask((MESSAGE, delivery), ANSWER_SECONDS)
 
-    async def ping(self) -> Answer:
+    async def ping(self, timeout: float = ANSWER_SECONDS) -> Answer:
         """Ask the engine whether its database commits."""
-        return await self._ask((PING,))
+        return await self._ask((PING,), timeout)
 
     async def close(self) -> None:
         """Close the connection."""
         if self._transport is not None:
             self._transport.close()
 
-    async def _ask(self, item: frames.Item) -> Answer:
+    async def _ask(self, item: frames.Item, timeout: float) -> Answer:
         if self._transport is None or self._transport.is_closing():
             async with self._connecting:
                 if self._transport is None or self._transport.is_closing():
@@ -87,7 +89,11 @@ class EngineLink:
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append((item[0], request_id, *item[1:]))
-        return await future
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._waiting.pop(request_id, None)
+            raise EngineUnavailable(f"the engine did not answer within {timeout} s") from None
 
     def _flush(self) -> None:
         outbox, self._outbox = self._outbox, []

@@ -1,4 +1,4 @@
-"""One inbound message's transaction: nonce → claim → state → handler → store the reply.
+"""One inbound message's transaction: claim → state → handler → store the reply.
 
 Runs inside the writer's batch (db/writer.py), which already holds the write lock
 (BEGIN IMMEDIATE), so checking for the message and recording it cannot race another
@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from bot.errors import Forbidden
 from db.conversations import dump_state, load_state, save_state
 from db.inbound import prune_claims, record, stored_reply
-from db.nonces import admit_nonce, prune_nonces
+from db.nonces import prune_nonces
 from db.reports import SqlStore
 from handlers.context import Policy
 from handlers.dispatcher import dispatch
@@ -31,19 +30,16 @@ class Stamp:
 
 
 def process(
-    db: sqlite_utils.Database, inbound: Inbound, stamp: Stamp, now: int, default_lang: str,
-    policy: Policy,
+    db: sqlite_utils.Database, inbound: Inbound, now: int, default_lang: str, policy: Policy,
 ) -> str:
     """Apply one message exactly once and return the reply text ("" for no reply)."""
-    if not admit_nonce(db, stamp.timestamp, stamp.nonce, stamp.body_sha256):
-        raise Forbidden("nonce reused with a different body")
     stored = stored_reply(db, inbound.sender, inbound.dedup_key)
     if stored is not None:
         return stored  # WeChat's retry: answer it again, change nothing
     state, saved = load_state(db, inbound.sender)
     reply = dispatch(inbound, state, now, SqlStore(db), policy, default_lang)
-    if state != saved:
-        save_state(db, inbound.sender, dump_state(state), now)
+    if (changed := dump_state(state)) != saved:  # dump_state is canonical: sorted keys
+        save_state(db, inbound.sender, changed, now)
     record(db, inbound.sender, inbound.dedup_key, inbound.kind, now, reply.text)
     return reply.text
 

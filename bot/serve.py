@@ -38,6 +38,9 @@ DRAIN_SECONDS = 5.0
 # A child that keeps dying is restarted no faster than this.
 RESTART_PAUSE = 1.0
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# The engine stops only on this, sent by the supervisor once the workers have drained:
+# a SIGTERM to the whole group (Ctrl-C, systemd) must not cut the workers off from it.
+ENGINE_STOP = signal.SIGUSR1
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -46,16 +49,19 @@ def configure_logging(level: int = logging.INFO) -> None:
         level=level, stream=sys.stderr,
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
+    # aiohttp logs a malformed HTTP request with its raw request line, query string (and
+    # so the OpenID) included; our handlers catch everything else themselves.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process if the supervisor dies (even by SIGKILL)."""
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Ask Linux to send `signum` to this process if the supervisor dies (even by SIGKILL)."""
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(PR_SET_PDEATHSIG, signum)
     if os.getppid() == 1:  # the supervisor died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
 
 
 def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
@@ -126,9 +132,8 @@ class Supervisor:
                     time.sleep(RESTART_PAUSE)
                     workers[index] = self._start_worker()
         log.info("draining %d worker(s), then the engine", len(workers))
-        for worker in workers:
-            _terminate(worker, DRAIN_SECONDS + 5)
-        _terminate(engine, DRAIN_SECONDS + 5)
+        _terminate(workers, signal.SIGTERM, DRAIN_SECONDS + 5)  # all at once, then wait
+        _terminate([engine], ENGINE_STOP, DRAIN_SECONDS + 5)
 
     def _start_engine(self) -> BaseProcess:
         from bot.engine import run_engine
@@ -156,11 +161,14 @@ class Supervisor:
         self.stopping = True
 
 
-def _terminate(process: BaseProcess, timeout: float) -> None:
-    """SIGTERM a child, wait for it to drain, SIGKILL it if it does not."""
-    if process.is_alive():
-        process.terminate()
-    process.join(timeout)
-    if process.is_alive():
-        process.kill()
-        process.join()
+def _terminate(processes: list[BaseProcess], signum: int, timeout: float) -> None:
+    """Signal children, wait for them to drain, SIGKILL those that do not."""
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signum)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -30,6 +30,7 @@ from handlers.messages import EVENT_KINDS, MESSAGE_KINDS, Inbound
 
 # WeChat drops a passive reply much over 2 KB; keep the rendered Content under this.
 MAX_REPLY_BYTES = 1800
+MAX_ID = 64
 _ELLIPSIS = "…"
 
 
@@ -127,6 +128,9 @@ def to_inbound(
     account = _required(fields, "ToUserName")
     if not openid or not account:
         raise BadRequest("empty FromUserName or ToUserName")
+    if len(openid) > MAX_ID or len(account) > MAX_ID:
+        # Real OpenIDs are 28 characters; the reply echoes both, so bound them.
+        raise BadRequest("FromUserName or ToUserName is too long")
     created_at = _number(fields, "CreateTime")
     kind = _required(fields, "MsgType").strip().lower()
     envelope = Envelope(openid, account)

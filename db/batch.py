@@ -1,8 +1,10 @@
-"""Group commit: run a batch of jobs in one durable transaction, each in its own savepoint.
+"""Group commit: a batch of jobs in one durable transaction, each in its own savepoint.
 
 A batch is one `BEGIN IMMEDIATE … COMMIT` under synchronous=FULL: durability costs one
-fsync per batch rather than one per message, and nothing a job did is reported before
-the commit returned. A job that raises undoes only itself.
+fsync per batch rather than one per message. `run_jobs` leaves the transaction open so
+the caller can commit it elsewhere (the engine commits on a thread while it reads the
+next batch); nothing a job did may be reported before `commit` returned. A job that
+raises undoes only itself.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ Job = Callable[[sqlite_utils.Database], Any]
 Outcome = tuple[bool, Any]
 
 
-def run_batch(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
-    """Run `jobs` in one transaction; every outcome is final once this returns."""
+def run_jobs(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
+    """Take the write lock and run `jobs`, leaving the transaction open for `commit`."""
     conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")  # the lock first: no read-then-upgrade races
     outcomes: list[Outcome] = []
     try:
-        conn.execute("BEGIN IMMEDIATE")  # the lock first: no read-then-upgrade races
         for job in jobs:
             conn.execute("SAVEPOINT job")
             try:
@@ -34,10 +36,33 @@ def run_batch(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
                 conn.execute("ROLLBACK TO job")
                 outcomes.append((False, error))
             conn.execute("RELEASE job")
-        conn.execute("COMMIT")
+    except BaseException:
+        rollback(db)
+        raise
+    return outcomes
+
+
+def commit(db: sqlite_utils.Database) -> None:
+    """Commit the open transaction (durably: synchronous=FULL); roll back if that fails."""
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        rollback(db)
+        raise
+
+
+def rollback(db: sqlite_utils.Database) -> None:
+    """Undo the open transaction, if any."""
+    if db.conn.in_transaction:
+        db.conn.execute("ROLLBACK")
+
+
+def run_batch(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
+    """Run `jobs` in one transaction; every outcome is final once this returns."""
+    try:
+        outcomes = run_jobs(db, jobs)
+        commit(db)
     except Exception as error:
         log.exception("a batch of %d database writes failed", len(jobs))
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
         return [(False, error)] * len(jobs)
     return outcomes

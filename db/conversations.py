@@ -8,19 +8,15 @@ from typing import Any
 import sqlite_utils
 
 
-def load_state(
-    db: sqlite_utils.Database, reporter: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the reporter's saved state (empty if none) twice: one to change, one to compare."""
+def load_state(db: sqlite_utils.Database, reporter: str) -> tuple[dict[str, Any], str]:
+    """Return the reporter's saved state (empty if none) and its JSON as stored."""
     row = db.execute(
         "SELECT state FROM conversations WHERE reporter = ?", (reporter,)
     ).fetchone()
     if row is None:
-        return {}, {}
+        return {}, "{}"
     state = json.loads(row[0])
-    if not isinstance(state, dict):
-        return {}, {}
-    return state, json.loads(row[0])
+    return (state, str(row[0])) if isinstance(state, dict) else ({}, "{}")
 
 
 def dump_state(state: dict[str, Any]) -> str:

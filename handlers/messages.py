@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # Message kinds the pipeline accepts; anything else is answered with "success" unstored.
 MESSAGE_KINDS = frozenset(
@@ -35,13 +36,17 @@ class Inbound:
     title: str = ""  # link or file title
     description: str = ""
     url: str = ""
+    # Identifiers in the text (or a link's title and URL), when found ahead of time:
+    # the engine extracts them before the transaction, while the last batch commits.
+    identifiers: tuple[Any, ...] | None = None
 
     @property
     def dedup_key(self) -> str:
         """The key WeChat's retries share: MsgId for messages, CreateTime+event for events."""
         if self.msg_id is not None:
             return f"m{self.msg_id}"
-        return f"e{self.created_at}:{self.event}"
+        # The key too: two different menu taps in one second are two events.
+        return f"e{self.created_at}:{self.event}:{self.event_key}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,12 +69,24 @@ def read_target_type(ctx: Context, draft: dict[str, Any]) -> str | None:
     return None
 
 
+def found_in(inbound: Inbound) -> list[Identifier]:
+    """The identifiers in a message's text (or a link's title and URL)."""
+    if inbound.identifiers is not None:
+        return list(inbound.identifiers)
+    return extract(message_text(inbound))
+
+
+def message_text(inbound: Inbound) -> str:
+    """The text a message carries for extraction."""
+    return f"{inbound.title} {inbound.url}".strip() if inbound.kind == "link" else inbound.text
+
+
 def read_who(ctx: Context, draft: dict[str, Any]) -> str | None:
     """Stores who is reported and echoes the identifiers recognised in it."""
     inbound = ctx.inbound
-    typed = f"{inbound.title} {inbound.url}".strip() if inbound.kind == "link" else inbound.text
-    typed, note = _trim(ctx, typed.strip(), ctx.policy.max_who)
-    found = [i for i in extract(typed) if i.kind != "name" or len(i.value) > 1]
+    typed, note = _trim(ctx, message_text(inbound).strip(), ctx.policy.max_who)
+    found = extract(typed) if note else found_in(inbound)
+    found = [i for i in found if i.kind != "name" or len(i.value) > 1]
     if not found:
         plain = unicodedata.normalize("NFKC", typed).strip()
         if not _names_something(plain):
@@ -92,6 +104,8 @@ def read_what(ctx: Context, draft: dict[str, Any]) -> str | None:
     if len(plain) < 4 or not any(c.isalpha() for c in plain):
         return None
     draft["what"], note = _trim(ctx, typed, ctx.policy.max_what)
+    found = extract(draft["what"]) if note else found_in(ctx.inbound)
+    draft["what_ids"] = [[i.kind, i.value, i.raw] for i in found]
     return note
 
 
@@ -131,13 +145,21 @@ def start_from_menu(ctx: Context) -> Reply:
     return begin(ctx)
 
 
+def _open_draft(ctx: Context) -> dict[str, Any] | None:
+    """A new draft in the state, or None if the reporter reached the daily limit."""
+    if ctx.store.filed_since(ctx.inbound.sender, ctx.now - 86400) >= ctx.policy.reports_per_day:
+        return None
+    draft: dict[str, Any] = {"id": f"{ctx.inbound.sender[:16]}-{ctx.inbound.dedup_key}",
+                             "started_at": ctx.now, "evidence": 0, "note_ids": []}
+    ctx.state["draft"] = draft
+    return draft
+
+
 def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
     """Opens a draft, filled in from `seed` text or the message itself as evidence."""
-    if ctx.store.filed_since(ctx.inbound.sender, ctx.now - 86400) >= ctx.policy.reports_per_day:
+    draft = _open_draft(ctx)
+    if draft is None:
         return Reply(ctx.t("daily_limit", limit=ctx.policy.reports_per_day))
-    draft: dict[str, Any] = {"id": f"{ctx.inbound.sender[:16]}-{ctx.inbound.dedup_key}",
-                             "started_at": ctx.now, "evidence": 0, "notes": []}
-    ctx.state["draft"] = draft
     echo = ""
     if seed and any(i.kind in QUICK_KINDS for i in extract(seed)):
         echo = read_who(_with_text(ctx, seed), draft) or ""
@@ -156,14 +178,17 @@ def quick_report(ctx: Context) -> bool:
     if "draft" in ctx.state or inbound.kind == "event":
         return False
     if inbound.kind == "text":
-        return any(i.kind in QUICK_KINDS for i in extract(inbound.text))
+        return any(i.kind in QUICK_KINDS for i in found_in(inbound))
     return inbound.kind in EVIDENCE_KINDS
 
 
 def start_quick(ctx: Context) -> Reply:
     """Starts a report from a bare URL, address, account, phone, article link or photo."""
     if ctx.inbound.kind == "text":
-        return begin(ctx, seed=ctx.inbound.text)
+        draft = _open_draft(ctx)
+        if draft is None:
+            return Reply(ctx.t("daily_limit", limit=ctx.policy.reports_per_day))
+        return advance(ctx, draft, read_who(ctx, draft) or "")
     return begin(ctx, evidence=True)
 
 
@@ -275,8 +300,8 @@ def keep_evidence(ctx: Context, draft: dict[str, Any], acknowledge: bool = True)
     ctx.store.add_evidence(ctx.inbound.sender, draft["id"], item)
     draft["evidence"] += 1
     if item.kind in ("text", "link"):
-        # Text and links are searched for identifiers when the report is filed.
-        draft["notes"].append(str(item.details.get("text") or item.details.get("url", ""))[:500])
+        # What text and links name becomes part of the report's identifiers.
+        draft["note_ids"].extend([i.kind, i.value, i.raw] for i in found_in(ctx.inbound))
     if not acknowledge:
         return ""
     return ctx.t("evidence_received", count=draft["evidence"], kind=ctx.name(item.kind))
@@ -358,11 +383,9 @@ def _echo_items(ctx: Context, found: list[Identifier]) -> str:
 def _identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
     """Everything the report names: the "who" answer, the description, text evidence."""
     found: dict[tuple[str, str], str] = {}
-    for kind, value, raw in draft.get("who_ids", []):
-        found.setdefault((kind, value), raw)
-    for text in (draft.get("what", ""), *draft.get("notes", [])):
-        for identifier in extract(text):
-            found.setdefault((identifier.kind, identifier.value), identifier.raw)
+    for key in ("who_ids", "what_ids", "note_ids"):
+        for kind, value, raw in draft.get(key, []):
+            found.setdefault((kind, value), raw)
     return tuple((kind, value, raw) for (kind, value), raw in found.items())
 
 
@@ -394,4 +417,4 @@ def _with_text(ctx: Context, text: str) -> Context:
     """The context as if the message had been just `text` (for a report started with it)."""
     from dataclasses import replace
 
-    return replace(ctx, inbound=replace(ctx.inbound, kind="text", text=text))
+    return replace(ctx, inbound=replace(ctx.inbound, kind="text", text=text, identifiers=None))

@@ -29,15 +29,15 @@ async def post(weixin: WeChat, fields: dict[str, Any]) -> tuple[int, str]:
         return response.status, reply_text(body, None) if response.status == 200 else ""
 
 
-async def pids(url: str, attempts: int = 200) -> set[int]:
-    """The worker processes that answer, seen over fresh connections."""
+async def pids(url: str, seconds: float = 20.0) -> set[int]:
+    """The worker processes that answer, seen over fresh connections (both once started)."""
     seen: set[int] = set()
+    deadline = asyncio.get_running_loop().time() + seconds
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as s:
-        for _ in range(attempts):
+        while len(seen) < 2 and asyncio.get_running_loop().time() < deadline:
             async with s.get(url + "/healthz") as response:
                 seen.add((await response.json())["pid"])
-            if len(seen) > 1:
-                break
+            await asyncio.sleep(0.01)
     return seen
 
 
@@ -177,3 +177,32 @@ async def test_a_crashed_engine_is_restarted_and_answered_messages_survive(
         for message, (_, reply) in zip(before, answers, strict=True):
             assert await post(weixin, message) == (200, reply)  # a retry: the stored reply
     assert rows(settings.db_path, "SELECT count(*) FROM inbound") == [(21,)]
+
+
+async def test_a_stopped_engine_means_503_within_wechats_five_seconds(
+    settings: Settings, server_process: Callable[..., ServerProcess]
+) -> None:
+    """Regression (review): a wedged engine made every request hang."""
+    server = server_process(workers=1)
+    engine = (await health(server.url))["engine_pid"]
+    os.kill(engine, signal.SIGSTOP)
+    try:
+        async with aiohttp.ClientSession() as session:
+            weixin = WeChat(session, server.url + "/wechat", settings)
+            started = asyncio.get_running_loop().time()
+            status, _ = await post(weixin, weixin.text("帮助"))
+            waited = asyncio.get_running_loop().time() - started
+        assert status == 503 and waited < 5
+    finally:
+        os.kill(engine, signal.SIGCONT)
+
+
+def test_the_engine_commits_durably(settings: Settings) -> None:
+    from bot.engine import Engine
+
+    engine = Engine.open(settings)
+    try:
+        assert engine.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        engine.close()

@@ -101,10 +101,13 @@ async def test_an_encrypted_request_without_a_configured_key_gets_400(
     assert (await weixin.post(request))[0] == 400
 
 
-async def test_plaintext_requests_still_work_when_a_key_is_configured(safe_weixin: WeChat
-                                                                     ) -> None:
-    # The console can be switched back to plaintext mode; the token still signs requests.
-    plain = wechat.sign_request("tiplinetest", wechat.inbound_xml(safe_weixin.text("帮助")),
-                                openid="o_alice")
-    status, body = await safe_weixin.post(plain)
-    assert status == 200 and b"<Encrypt>" not in body
+async def test_a_safe_mode_request_stripped_of_its_encryption_is_refused(
+    safe_weixin: WeChat, safe_settings: Settings
+) -> None:
+    """Regression (review): a captured safe-mode request also carries `signature`."""
+    captured = safe_weixin.sign(safe_weixin.text("帮助"))
+    params = {k: v for k, v in captured.params.items()
+              if k not in ("encrypt_type", "msg_signature")}
+    forged = wechat.inbound_xml(safe_weixin.text("a body of the attacker's choosing"))
+    assert (await safe_weixin.post(wechat.SignedRequest(params, forged.encode())))[0] == 403
+    assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(0,)]

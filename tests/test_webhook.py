@@ -253,3 +253,88 @@ async def test_a_handler_error_gets_a_polite_reply_and_the_retry_is_handled_agai
     monkeypatch.undo()
     assert "使用说明" in await weixin.send(message)
     assert stored_messages(settings) == 1
+
+
+async def forged_after(weixin: WeChat, first: wechat.SignedRequest) -> int:
+    """Reuse `first`'s signature, timestamp and nonce with another body, as a forger would."""
+    forged = wechat.inbound_xml(weixin.text("帮助", openid="o_victim"))
+    return (await weixin.post(wechat.SignedRequest(first.params, forged.encode())))[0]
+
+
+@pytest.mark.parametrize(
+    "first_body",
+    [
+        b"<xml><broken>",  # refused with 400 after the signature passed
+        b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1"
+        b"</CreateTime><MsgType>miniprogrampage</MsgType><MsgId>1</MsgId></xml>",  # unknown
+    ],
+    ids=["after a 400", "after an unknown type"],
+)
+async def test_a_nonce_is_spent_by_any_verified_request(
+    weixin: WeChat, settings: Settings, first_body: bytes
+) -> None:
+    """Regression (review): the nonce was recorded only for handled messages."""
+    first = weixin.sign(weixin.text("x"))
+    await weixin.post(wechat.SignedRequest(first.params, first_body))
+    assert await forged_after(weixin, first) == 403
+    assert stored_messages(settings) == 0
+
+
+async def test_a_nonce_survives_a_handler_error(
+    weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.pipeline
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot.pipeline, "dispatch", broken)
+    first = weixin.sign(weixin.text("帮助"))
+    await weixin.post(first)
+    monkeypatch.undo()
+    assert await forged_after(weixin, first) == 403
+
+
+async def test_the_url_check_spends_its_nonce_too(weixin: WeChat) -> None:
+    ts, nonce = str(int(time.time())), "4242"
+    params = {"signature": wechat.sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
+              "echostr": "123"}
+    async with weixin.session.get(weixin.url, params=params) as response:
+        assert response.status == 200
+    params.pop("echostr")
+    assert await forged_after(weixin, wechat.SignedRequest(params, b"")) == 403
+
+
+async def test_a_timestamp_from_the_future_is_refused(weixin: WeChat) -> None:
+    future = weixin.sign(weixin.text("帮助"), timestamp=int(time.time()) + 301)
+    assert (await weixin.post(future))[0] == 403
+
+
+async def test_two_menu_taps_in_one_second_are_two_events(weixin: WeChat) -> None:
+    created = int(time.time())
+    help_tap = {**weixin.event("CLICK", key="HELP"), "CreateTime": created}
+    report_tap = {**weixin.event("CLICK", key="REPORT"), "CreateTime": created}
+    assert "使用说明" in await weixin.send(help_tap)
+    assert "举报对象是哪一类" in await weixin.send(report_tap)
+
+
+async def test_an_overlong_sender_id_is_refused(weixin: WeChat) -> None:
+    fields = weixin.text("帮助", openid="o" * 100_000)
+    assert (await weixin.post(weixin.sign(fields)))[0] == 400
+
+
+async def test_a_database_that_cannot_be_written_answers_503_so_wechat_retries(
+    weixin: WeChat, settings: Settings
+) -> None:
+    """Regression (review): a failed batch answered 200 "try again" and lost the message."""
+    import sqlite3
+
+    holder = sqlite3.connect(settings.db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the busy timeout
+    try:
+        status, _ = await weixin.post(weixin.sign(weixin.text("帮助")))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert status == 503
+    assert stored_messages(settings) == 0
