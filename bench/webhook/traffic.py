@@ -11,16 +11,17 @@ from pathlib import Path
 
 from bot import wechat
 
-# What reporters send, step by step: the report conversation of DESIGN.md.
+# What reporters send, step by step: the report conversation of DESIGN.md. Every
+# reporter names other platforms, accounts and phones ({n}), as real tips do.
 CONVERSATION = (
     ("text", "举报"),
     ("text", "1"),
-    ("text", "币安国际 https://www.binance-vip.cc 客服微信 VX：coinvip888 电话 13912345678"),
-    ("text", "群里有人推荐USDT理财，说日收益3%，让我先转5000元到支付宝账户，后来提不了现。"
-             "他们的钱包地址 TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS"),
+    ("text", "币安国际{n} https://www.coin{n}-vip.cc 客服微信 VX：coinvip{n} 电话 139{n:08d}"),
+    ("text", "群里有人推荐USDT理财，说日收益3%，让我先转{n}元到支付宝账户，后来提不了现。"
+             "客服QQ {qq}"),
     ("image", ""),
     ("image", ""),
-    ("link", "https://mp.weixin.qq.com/s?__biz=MzA5NzQyMzQ1Ng==&mid=2650&idx=1"),
+    ("link", "https://mp.weixin.qq.com/s?__biz=MzA5NzQy{n}==&mid=2650&idx=1"),
     ("text", "完成"),
     ("text", "提交"),
     ("text", "查询"),
@@ -36,7 +37,9 @@ def messages(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
     now = int(time.time())
     while made < count:
         openid = next(reporters)
-        for kind, content in CONVERSATION:
+        n = rng.randrange(10**7)
+        for kind, template in CONVERSATION:
+            content = template.format(n=n, qq=10000 + n)
             fields: dict[str, str | int | float] = {
                 "ToUserName": "gh_tipline", "FromUserName": openid, "CreateTime": now,
                 "MsgType": kind,
