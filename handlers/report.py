@@ -224,26 +224,27 @@ def back(ctx: Context) -> Reply:
 @router.word("跳过", "skip")
 def skip(ctx: Context) -> Reply:
     """Skips an optional question."""
-    draft = ctx.state.get("draft")
-    if draft is None:
-        return ctx.say("no_draft")
-    step = _current(draft)
-    if step is None or not step.optional:
-        return Reply(_join(ctx.t("cannot_skip"), question(ctx, draft)))
-    draft[f"{step.name}_done"] = True
-    return advance(ctx, draft)
+    return _end_step(ctx, lambda step: step.optional, "cannot_skip")
 
 
 @router.word("完成", "done")
 def done(ctx: Context) -> Reply:
     """Ends a question that takes many messages (the evidence)."""
+    return _end_step(ctx, lambda step: step.collects, "answer_first")
+
+
+def _end_step(ctx: Context, may_end: Callable[[Step], bool], refusal: str) -> Reply:
+    """Close the current question if `may_end` allows it, and ask the next one."""
     draft = ctx.state.get("draft")
     if draft is None:
         return ctx.say("no_draft")
     step = _current(draft)
-    if step is None or not step.collects:
-        return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
-    draft[f"{step.name}_done"] = True
+    if step is None or not may_end(step):
+        return Reply(_join(ctx.t(refusal), question(ctx, draft)))
+    if step.collects:
+        draft[f"{step.name}_done"] = True
+    else:
+        draft[step.name] = None  # skipped: answered with nothing
     return advance(ctx, draft)
 
 
