@@ -36,7 +36,7 @@ import sqlite_utils
 from bot import frames, wechat
 from bot.config import Settings
 from bot.errors import BadRequest, Forbidden, WebhookError
-from bot.pipeline import Stamp, housekeeping, process
+from bot.pipeline import housekeeping, process
 from bot.pseudonym import pseudonymiser
 from db.batch import Job, Outcome, commit, run_batch, run_jobs
 from db.checkpoint import WRITER_AUTOCHECKPOINT, Checkpointer
@@ -75,6 +75,15 @@ class Delivery(NamedTuple):
 
 class BatchFailed(RuntimeError):
     """The batch's transaction could not be had or kept: nobody's message was stored."""
+
+
+@dataclass(slots=True)
+class Stamp:
+    """What identifies one delivery of a request: its timestamp, nonce and body digest."""
+
+    timestamp: int
+    nonce: str
+    body_sha256: bytes
 
 
 @dataclass(slots=True)

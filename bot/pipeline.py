@@ -1,13 +1,11 @@
 """One inbound message's transaction: claim → state → handler → store the reply.
 
-Runs inside the writer's batch (db/writer.py), which already holds the write lock
+Runs as one job of the engine's batch (db/batch.py), which already holds the write lock
 (BEGIN IMMEDIATE), so checking for the message and recording it cannot race another
 process: everything here commits together or not at all.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import sqlite_utils
 
@@ -18,15 +16,6 @@ from db.reports import SqlStore
 from handlers.context import Policy
 from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
-
-
-@dataclass(slots=True)
-class Stamp:
-    """What identifies one delivery of a request: its timestamp, nonce and body digest."""
-
-    timestamp: int
-    nonce: str
-    body_sha256: bytes
 
 
 def process(
