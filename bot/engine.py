@@ -106,7 +106,8 @@ class _Prepared:
     early: Answer | None = None  # known before the transaction: 400, success, echostr
     envelope: wechat.Envelope | None = None
     job: Job | None = None
-    admitted: bool = False  # set by the nonce job when it ran
+    admitted: bool = False  # set once the nonce was recorded as this request's
+    failure: Exception | None = None  # what the message's handler raised, if anything
 
 
 class Engine:
@@ -159,19 +160,16 @@ class Engine:
     def apply(self, batch: list[_Prepared | Answer]) -> list[Outcome]:
         """Run the batch's jobs in one open transaction (step two; `commit` follows).
 
-        Every verified request records its nonce in a job of its own, so a refusal or a
-        handler error later on cannot undo it: a nonce is good for one body, always.
+        Every verified request records its nonce outside its message's savepoint, so a
+        refusal or a handler error later on cannot undo it: a nonce is good for one body.
         """
-        jobs: list[Job] = []
-        for item in batch:
-            if isinstance(item, _Prepared):
-                jobs.append(functools.partial(_admit, item))
-                if item.job is not None:
-                    jobs.append(functools.partial(_run_admitted, item))
+        jobs: list[Job] = [functools.partial(_handle, item) for item in batch
+                           if isinstance(item, _Prepared)]
         if not jobs:
             return []
         try:
-            return run_jobs(self.db, jobs)
+            # _handle keeps its own savepoint around the message: none needed around it.
+            return run_jobs(self.db, jobs, savepoints=False)
         except Exception as error:  # the write lock was not to be had, or the disk failed
             log.exception("a batch of %d requests could not be applied", len(batch))
             return [(False, BatchFailed(str(error)))] * len(jobs)
@@ -190,9 +188,7 @@ class Engine:
             if not isinstance(item, _Prepared):
                 answers.append(item)
                 continue
-            admitted = next(results)
-            message = next(results) if item.job is not None else None
-            answers.append(self._finish(item, admitted, message))
+            answers.append(self._finish(item, next(results)))
         return answers
 
     def ping(self) -> Answer:
@@ -272,21 +268,22 @@ class Engine:
             raise Forbidden("nonce is missing or too long")
         return _Verified(timestamp, raw_ts, nonce, encrypted)
 
-    def _finish(self, item: _Prepared, admitted: Outcome, message: Outcome | None) -> Answer:
+    def _finish(self, item: _Prepared, outcome: Outcome) -> Answer:
         """The answer to a verified request, once its transaction has committed."""
-        ok, fresh = admitted
-        batch_failed = message is not None and not message[0] and isinstance(
-            message[1], BatchFailed)
-        if not ok or batch_failed:
+        ok, value = outcome
+        if not ok:
             # Nothing was stored: 503 makes WeChat retry; a polite 200 would lose it.
+            if not isinstance(value, BatchFailed):
+                log.error("a request could not be recorded", exc_info=value)
             return 503, b"try again", PLAIN
-        if not fresh:
+        if not item.admitted:
             return refusal(Forbidden("nonce reused with a different body"))
         if item.early is not None:
             return item.early
-        assert message is not None and item.envelope is not None
-        ok, value = message
-        if not ok:
+        assert item.envelope is not None
+        if item.failure is not None:
+            value = item.failure
+        if isinstance(value, BaseException):
             if isinstance(value, WebhookError):
                 return refusal(value)
             log.error("a message could not be handled", exc_info=value)
@@ -300,19 +297,22 @@ class Engine:
         return 200, xml.encode(), XML
 
 
-def _admit(item: _Prepared, db: sqlite_utils.Database) -> bool:
-    """The nonce job: record the request's nonce; False if it came with another body."""
+def _handle(item: _Prepared, db: sqlite_utils.Database) -> Any:
+    """Spend the request's nonce, then run its message (if any) in a savepoint of its own."""
     stamp = item.stamp
     item.admitted = admit_nonce(db, stamp.timestamp, stamp.nonce, stamp.body_sha256)
-    return item.admitted
-
-
-def _run_admitted(item: _Prepared, db: sqlite_utils.Database) -> Any:
-    """The message job, run only for a request whose nonce was admitted."""
-    if not item.admitted:
-        raise Forbidden("nonce reused with a different body")
-    assert item.job is not None
-    return item.job(db)
+    if not item.admitted or item.job is None:
+        return None
+    conn = db.conn
+    conn.execute("SAVEPOINT message")
+    try:
+        result = item.job(db)
+    except Exception as error:  # the message's effects go; its nonce stays spent
+        conn.execute("ROLLBACK TO message")
+        item.failure = error
+        result = None
+    conn.execute("RELEASE message")
+    return result
 
 
 def check_timestamp(raw: str, now: int, tolerance: int) -> int:

@@ -22,20 +22,29 @@ Job = Callable[[sqlite_utils.Database], Any]
 Outcome = tuple[bool, Any]
 
 
-def run_jobs(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
-    """Take the write lock and run `jobs`, leaving the transaction open for `commit`."""
+def run_jobs(
+    db: sqlite_utils.Database, jobs: Sequence[Job], *, savepoints: bool = True
+) -> list[Outcome]:
+    """Take the write lock and run `jobs`, leaving the transaction open for `commit`.
+
+    Without `savepoints`, each job must keep itself atomic (one statement, or its own
+    savepoint): the two statements a savepoint costs add up over a batch.
+    """
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")  # the lock first: no read-then-upgrade races
     outcomes: list[Outcome] = []
     try:
         for job in jobs:
-            conn.execute("SAVEPOINT job")
+            if savepoints:
+                conn.execute("SAVEPOINT job")
             try:
                 outcomes.append((True, job(db)))
             except Exception as error:
-                conn.execute("ROLLBACK TO job")
+                if savepoints:
+                    conn.execute("ROLLBACK TO job")
                 outcomes.append((False, error))
-            conn.execute("RELEASE job")
+            if savepoints:
+                conn.execute("RELEASE job")
     except BaseException:
         rollback(db)
         raise
