@@ -240,9 +240,10 @@ class Engine:
             prepared.early = SUCCESS  # a type we do not handle: no reply, nothing stored
             return prepared
         prepared.envelope, inbound = parsed
-        if inbound.kind in ("text", "link"):
+        text_ = message_text(inbound) if inbound.kind in ("text", "link") else ""
+        if len(text_) >= 4:  # shorter ("1", "完成") holds no identifier: skip the scan
             # Pure CPU work on the text: done here, it overlaps the last batch's fsync.
-            inbound.identifiers = tuple(extract(message_text(inbound)))
+            inbound.identifiers = tuple(extract(text_))
         prepared.job = functools.partial(process, inbound=inbound, now=delivery.now,
                                          default_lang=self.settings.lang, policy=self.policy)
         return prepared

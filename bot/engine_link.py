@@ -12,6 +12,7 @@ from bot.engine import MESSAGE, PING, Answer, Delivery
 CONNECT_SECONDS = 10.0
 # WeChat gives up after 5 s: an answer later than this is worth less than a 503.
 ANSWER_SECONDS = 4.0
+SWEEP_SECONDS = 0.25
 
 
 class EngineUnavailable(ConnectionError):
@@ -26,9 +27,9 @@ class _LinkProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         waiting = self.link._waiting
         for request_id, status, body, content_type in self.reader.feed(data):
-            future = waiting.pop(request_id, None)
-            if future is not None and not future.done():
-                future.set_result((status, body, content_type))
+            entry = waiting.pop(request_id, None)
+            if entry is not None and not entry[0].done():
+                entry[0].set_result((status, body, content_type))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.link._lost()
@@ -44,7 +45,9 @@ class EngineLink:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._ids = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future[Answer]] = {}
+        # request id → (the answer's future, when to give up on it)
+        self._waiting: dict[int, tuple[asyncio.Future[Answer], float]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self._outbox: list[frames.Item] = []
         self._transport: asyncio.Transport | None = None
         self._connecting = asyncio.Lock()
@@ -64,6 +67,8 @@ class EngineLink:
                 await asyncio.sleep(0.05)
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
 
     async def answer(self, delivery: Delivery) -> Answer:
         """Have the engine answer one delivery."""
@@ -75,6 +80,8 @@ class EngineLink:
 
     async def close(self) -> None:
         """Close the connection."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._transport is not None:
             self._transport.close()
 
@@ -83,17 +90,26 @@ class EngineLink:
             async with self._connecting:
                 if self._transport is None or self._transport.is_closing():
                     await self.connect(timeout=1.0)
+        loop = asyncio.get_running_loop()
         request_id = next(self._ids)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = future
+        future: asyncio.Future[Answer] = loop.create_future()
+        self._waiting[request_id] = (future, loop.time() + timeout)
         if not self._outbox:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         self._outbox.append((item[0], request_id, *item[1:]))
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            self._waiting.pop(request_id, None)
-            raise EngineUnavailable(f"the engine did not answer within {timeout} s") from None
+        return await future
+
+    async def _sweep(self) -> None:
+        """Fail requests the engine has not answered in time (one timer, not one each)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = loop.time()
+            late = [rid for rid, (_, deadline) in self._waiting.items() if deadline <= now]
+            for request_id in late:
+                future, _ = self._waiting.pop(request_id)
+                if not future.done():
+                    future.set_exception(EngineUnavailable("the engine did not answer in time"))
 
     def _flush(self) -> None:
         outbox, self._outbox = self._outbox, []
@@ -104,6 +120,6 @@ class EngineLink:
 
     def _lost(self) -> None:
         waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
+        for future, _ in waiting.values():
             if not future.done():
                 future.set_exception(EngineUnavailable("the engine went away"))
