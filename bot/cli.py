@@ -157,6 +157,57 @@ def extract(lines: bool) -> None:
         click.echo(dump(stdin.read()))
 
 
+@cli.group()
+def watchlist() -> None:
+    """The watchlist: platforms regulators track, matched against reports in triage.
+
+    \b
+    Example:
+      tipline watchlist import platforms.csv
+    """
+
+
+@watchlist.command("import")
+@click.argument("file", metavar="FILE|-")
+@pass_obj
+def watchlist_import(obj: Obj, file: str) -> None:
+    """Import platforms from a CSV with columns name,aliases,domains,addresses.
+
+    Lists are separated by ';'. A name already on the watchlist has its aliases, domains
+    and addresses replaced by the file's. Nothing is stored unless every line is valid.
+
+    \b
+    Example:
+      tipline watchlist import docs/watchlist.example.csv
+      iconv -f GBK -t UTF-8 platforms.csv | tipline watchlist import -
+    """
+    import time
+
+    from db.connection import connect
+    from db.migrations import migrate
+    from db.watchlist import import_entries
+    from triage.watchlist import WatchlistError, parse_csv
+
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as error:
+        raise click.ClickException(f"cannot read {file}: {error.strerror}") from None
+    try:
+        entries = parse_csv(data)
+    except WatchlistError as error:
+        raise click.ClickException(f"{file}: {error}") from None
+    db = connect(obj.settings().db_path)
+    migrate(db)
+    counts = import_entries(db, entries, int(time.time()))
+    addresses = sum(counts.terms[kind] for kind in ("evm", "btc", "tron"))
+    click.echo(
+        f"watchlist: {len(entries)} entries imported ({counts.added} new, "
+        f"{counts.replaced} replaced): {counts.terms['name']} names, "
+        f"{counts.terms['domain']} domains, {addresses} addresses",
+        err=True,
+    )
+
+
 def main() -> None:
     """Run the `tipline` command."""
     cli(prog_name="tipline")

@@ -90,6 +90,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX history_by_report ON report_history (report_id, at)",
     ),
+    (
+        # Platforms regulators track (`tipline watchlist import`), one row per name.
+        """CREATE TABLE watchlist (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            imported_at INTEGER NOT NULL
+        )""",
+        # What a platform is recognised by: name/pinyin keys, registrable domains and
+        # wallet addresses, in the forms triage.watchlist gives. Keyed (kind, value) first
+        # so matching an identifier is one index lookup.
+        """CREATE TABLE watchlist_terms (
+            watchlist_id INTEGER NOT NULL REFERENCES watchlist (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (kind, value, watchlist_id)
+        ) WITHOUT ROWID""",
+        # A re-import deletes an entry's terms by entry: without this it scans the table.
+        "CREATE INDEX watchlist_terms_by_entry ON watchlist_terms (watchlist_id)",
+    ),
 )
 
 
