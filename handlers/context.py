@@ -36,6 +36,7 @@ class Context:
     policy: Policy = field(default_factory=Policy)
     default_lang: str = "zh"
     receipts: Callable[[], str] = new_receipt  # a CSPRNG unless a test says otherwise
+    typed: str | None = None  # the text as command words see it; set once per message
 
     @property
     def lang(self) -> str:

@@ -40,10 +40,11 @@ class Router:
         words = {zh: "zh", en.casefold(): "en"}
 
         def match(ctx: Context) -> str | None:
-            inbound = ctx.inbound
-            if inbound.kind != "text":
+            if ctx.inbound.kind != "text":
                 return None
-            typed = inbound.text.strip().strip(_TRAILING).casefold()
+            if ctx.typed is None:  # normalised once per message, not once per route
+                ctx.typed = ctx.inbound.text.strip().strip(_TRAILING).casefold()
+            typed = ctx.typed
             if argument:
                 typed = typed.split(maxsplit=1)[0] if typed else typed
             return words.get(typed)
