@@ -20,6 +20,7 @@ from handlers.router import Router
 from handlers.store import EvidenceItem, NewReport
 from handlers.texts import TARGET_TYPES
 from triage.extract import Identifier, extract
+from triage.normalise import match_key
 
 # Reads an answer into the draft: returns what to echo ("" for nothing), or None when the
 # answer is unusable and the question must be asked again.
@@ -382,10 +383,16 @@ def _echo_items(ctx: Context, found: list[Identifier]) -> str:
 
 
 def _identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
-    """Everything the report names: the "who" answer, the description, text evidence."""
+    """Everything the report names: the "who" answer, the description, text evidence.
+
+    Names are stored under their match key (火幣網 and 火币 alike become 火币), so reports
+    about one platform meet in a query; `raw` keeps what the reporter typed.
+    """
     found: dict[tuple[str, str], str] = {}
     for key in ("who_ids", "what_ids", "note_ids"):
         for kind, value, raw in draft.get(key, []):
+            if kind == "name":
+                value = match_key(value) or value
             found.setdefault((kind, value), raw)
     return tuple((kind, value, raw) for (kind, value), raw in found.items())
 

@@ -116,3 +116,11 @@ def test_a_taken_receipt_is_never_reused(db: sqlite_utils.Database) -> None:
     draws = iter(["0000000000", "1111111111"])  # the first draw collides
     second = Phone(db, sender="another-reporter", receipts=lambda: next(draws))
     assert "11111-11111" in second.file()
+
+
+def test_names_are_filed_under_their_match_key(db: sqlite_utils.Database) -> None:
+    phone = Phone(db)
+    for text in ("举报", "1", "火幣網", "他们让我充值USDT。", "跳过", "提交"):
+        phone.say(text)
+    assert db.execute("SELECT kind, value, raw FROM report_identifiers").fetchall() == [
+        ("name", "火币", "火幣網")]
