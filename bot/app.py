@@ -29,10 +29,12 @@ def _engine_ctx(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         own = None
-        if engine_socket is None:
+        socket = engine_socket
+        if socket is None:  # tests and embedding: an engine on a thread of this process
             own = EngineThread(settings)
             await asyncio.to_thread(own.start)
-        link = EngineLink(engine_socket or own.path)  # type: ignore[union-attr]
+            socket = own.path
+        link = EngineLink(socket)
         await link.connect()
         app[WEBHOOK] = Webhook(settings, link)
         try:
