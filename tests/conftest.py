@@ -97,6 +97,18 @@ class WeChat:
         return reply_text(body, self.crypto)
 
 
+async def post_fresh(weixin: WeChat, fields: dict[str, Any]) -> tuple[int, str]:
+    """Send over a fresh connection (so SO_REUSEPORT may pick any worker)."""
+    request = weixin.sign(fields)
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with (
+        aiohttp.ClientSession(connector=connector) as s,
+        s.post(weixin.url, params=request.params, data=request.body) as response,
+    ):
+        body = await response.read()
+        return response.status, reply_text(body, weixin.crypto) if response.status == 200 else ""
+
+
 def reply_text(body: bytes, crypto: wechat.Crypto | None) -> str:
     """The text WeChat would show for a reply body ("" for `success`)."""
     from bot.chat import reply_text as text

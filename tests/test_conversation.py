@@ -13,7 +13,7 @@ import pytest
 from bot import wechat
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
-from tests.conftest import SECRET, ServerProcess, WeChat, make_wechat, reply_text, rows
+from tests.conftest import SECRET, ServerProcess, WeChat, make_wechat, post_fresh, rows
 
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
 
@@ -182,12 +182,7 @@ async def test_two_workers_share_a_reporters_draft(
         weixin = WeChat(session, server.url + "/wechat", settings)
 
         async def say(text: str) -> str:
-            request = weixin.sign(weixin.text(text, openid="o_two"))
-            connector = aiohttp.TCPConnector(force_close=True)  # any worker may answer
-            async with (aiohttp.ClientSession(connector=connector) as fresh,
-                        fresh.post(weixin.url, params=request.params,
-                                   data=request.body) as response):
-                return reply_text(await response.read(), None)
+            return (await post_fresh(weixin, weixin.text(text, openid="o_two")))[1]
 
         for text in ("举报", "4", "支付宝 13912345678", "代理让我扫码付款买币。", "跳过"):
             await say(text)

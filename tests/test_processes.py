@@ -14,19 +14,8 @@ import pytest
 import bot.pipeline
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
-from tests.conftest import SECRET, ServerProcess, WeChat, reply_text, rows
-
-
-async def post(weixin: WeChat, fields: dict[str, Any]) -> tuple[int, str]:
-    """Send over a fresh connection (so SO_REUSEPORT may pick any worker)."""
-    request = weixin.sign(fields)
-    connector = aiohttp.TCPConnector(force_close=True)
-    async with (
-        aiohttp.ClientSession(connector=connector) as s,
-        s.post(weixin.url, params=request.params, data=request.body) as response,
-    ):
-        body = await response.read()
-        return response.status, reply_text(body, None) if response.status == 200 else ""
+from tests.conftest import SECRET, ServerProcess, WeChat, rows
+from tests.conftest import post_fresh as post
 
 
 async def pids(url: str, seconds: float = 20.0) -> set[int]:
