@@ -536,3 +536,22 @@ def test_the_extractor_imports_neither_aiohttp_nor_wechatpy() -> None:
     code = "import sys, triage.extract; print(sorted({'aiohttp', 'wechatpy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_mobile_shortcut_agrees_with_a_full_phonenumbers_parse() -> None:
+    import random
+
+    import phonenumbers
+
+    from triage import contacts
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        digits = "1" + "".join(rng.choices("0123456789", k=10))
+        full = None
+        number = phonenumbers.parse(digits, "CN")
+        if phonenumbers.is_valid_number(number) and (
+            phonenumbers.number_type(number) in contacts._PHONE_TYPES
+        ):
+            full = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert contacts._parse_phone(digits, "CN") == full, digits

@@ -127,8 +127,20 @@ _PHONE_TYPES = frozenset(
 )
 
 
+# Mainland mobile numbers, checked against phonenumbers' own metadata pattern: one regex
+# instead of a full parse, which cost half of a typical tip's extraction time.
+_CN_MOBILE = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
+)
+_SEPARATORS = re.compile(r"[\s\-]")
+
+
 def _parse_phone(candidate: str, region: str | None) -> str | None:
     """Return the E.164 form of a valid mobile or fixed-line number, else None."""
+    if region == "CN":
+        digits = _SEPARATORS.sub("", candidate)
+        if len(digits) == 11 and _CN_MOBILE.fullmatch(digits):
+            return "+86" + digits
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
