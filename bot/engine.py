@@ -141,18 +141,6 @@ class Engine:
         extract("warm-up.example.com")  # builds the suffix list now, not in a request
         return engine
 
-    def answer_batch(self, deliveries: list[Delivery]) -> list[Answer]:
-        """Answer deliveries in order; their effects commit together before this returns."""
-        batch = self.prepare(deliveries)
-        outcomes = self.apply(batch)
-        try:
-            if outcomes:
-                self.commit()
-        except Exception as error:
-            log.exception("a batch of %d requests could not be committed", len(batch))
-            outcomes = [(False, BatchFailed(str(error)))] * len(outcomes)
-        return self.finish(batch, outcomes)
-
     def prepare(self, deliveries: list[Delivery]) -> list[_Prepared | Answer]:
         """Verify, decrypt and parse: all that needs no database (step one of three)."""
         return [self._prepare(delivery) for delivery in deliveries]

@@ -55,10 +55,5 @@ class Reply:
 
     text: str = ""
 
-    @property
-    def silent(self) -> bool:
-        """Whether the answer is WeChat's "no reply" (the literal body `success`)."""
-        return not self.text
-
 
 NO_REPLY = Reply()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-LANGUAGES: Final = ("zh", "en")
-
 ZH: Final[dict[str, str]] = {
     "welcome": (
         "欢迎关注举报平台。\n"
