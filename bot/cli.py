@@ -7,29 +7,13 @@ errors exit 2, as click does); never a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection
 from pathlib import Path
 
 import click
 
-from bot.config import CHAT, WEBHOOK, ConfigError, Settings, load_settings
-
-
-class Obj:
-    """Options of the root command, for its subcommands."""
-
-    def __init__(self, db: Path | None) -> None:
-        self.db = db
-
-    def settings(self, require: Collection[str] = ()) -> Settings:
-        """Load settings, turning a configuration error into a one-line CLI error."""
-        try:
-            return load_settings(require, db_path=self.db)
-        except ConfigError as error:
-            raise click.ClickException(str(error)) from None
-
-
-pass_obj = click.make_pass_decorator(Obj)
+from bot import cli_admin, cli_cases
+from bot.cli_common import Obj, pass_obj
+from bot.config import CHAT, WEBHOOK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -206,6 +190,10 @@ def watchlist_import(obj: Obj, file: str) -> None:
         f"{counts.terms['domain']} domains, {addresses} addresses",
         err=True,
     )
+
+
+for _command in (*cli_cases.COMMANDS, *cli_admin.COMMANDS):
+    cli.add_command(_command)
 
 
 def main() -> None:

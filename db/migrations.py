@@ -127,6 +127,52 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE inbound_by_message RENAME TO inbound",
         "CREATE INDEX inbound_received_at ON inbound (received_at)",
     ),
+    (
+        # Media waiting to be downloaded from WeChat: one job per evidence item, written
+        # in the transaction that records the message, deleted when the fetch settles.
+        # A fetcher claims a job by setting a lease (claimed_until); a lease that runs out
+        # (the fetcher died) makes the job claimable again.
+        """CREATE TABLE fetch_jobs (
+            evidence_id INTEGER PRIMARY KEY REFERENCES evidence (id) ON DELETE CASCADE,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            claimed_by TEXT,
+            claimed_until INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+        "CREATE INDEX fetch_jobs_by_due ON fetch_jobs (due_at)",
+        # Media already pending before the queue existed are queued now (3 days to expiry).
+        "INSERT INTO fetch_jobs (evidence_id, due_at, expires_at) "
+        "SELECT id, received_at, received_at + 259200 FROM evidence "
+        "WHERE fetch_status = 'pending' AND media_id IS NOT NULL",
+        # The one access token every process shares (from WeChat's stable_token endpoint).
+        """CREATE TABLE api_tokens (
+            app_id TEXT PRIMARY KEY,
+            token TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            fetched_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+    (
+        # Case handling: who a report is assigned to (notes and changes go to
+        # report_history, which is append-only).
+        "ALTER TABLE reports ADD COLUMN assignee TEXT",
+        "CREATE INDEX reports_by_status ON reports (status, received_at)",
+        # When each investigator last ran triage: "new since my last run".
+        """CREATE TABLE triage_runs (
+            investigator TEXT PRIMARY KEY,
+            last_run_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        # Admin actions that outlive the reports they touch (purge, import, backup).
+        """CREATE TABLE admin_log (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
 )
 
 

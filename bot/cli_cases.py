@@ -1,0 +1,7 @@
+"""Investigator commands: triage, show, case."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
