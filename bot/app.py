@@ -11,13 +11,20 @@ from aiohttp import web
 from bot.config import Settings
 from bot.engine import EngineThread
 from bot.engine_link import EngineLink
+from bot.fetcher import Schedule, fetcher_ctx
 from bot.webhook import MAX_BODY, WEBHOOK, Webhook, healthz, receive, verify_url
 
 
-def init_app(settings: Settings, engine_socket: Path | None = None) -> web.Application:
-    """Build the webhook application; without `engine_socket` it runs its own engine."""
+def init_app(settings: Settings, engine_socket: Path | None = None,
+             fetch: Schedule | None = None) -> web.Application:
+    """Build the webhook application; without `engine_socket` it runs its own engine.
+
+    With API credentials the application also runs a media fetcher (see bot.fetcher).
+    """
     app = web.Application(client_max_size=MAX_BODY)
     app.cleanup_ctx.append(_engine_ctx(settings, engine_socket))
+    if settings.api_enabled:
+        app.cleanup_ctx.append(fetcher_ctx(settings, fetch or Schedule()))
     app.router.add_get("/wechat", verify_url)
     app.router.add_post("/wechat", receive)
     app.router.add_get("/healthz", healthz)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from bot import cli_admin, cli_cases
 from bot.cli_common import Obj, pass_obj
-from bot.config import CHAT, WEBHOOK
+from bot.config import CHAT, WEBHOOK, Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -190,6 +191,64 @@ def watchlist_import(obj: Obj, file: str) -> None:
         f"{counts.terms['domain']} domains, {addresses} addresses",
         err=True,
     )
+
+
+@cli.group()
+def menu() -> None:
+    """The account's custom menu (举报 / 我的举报 / 帮助).
+
+    \b
+    Example:
+      tipline menu push --dry-run
+    """
+
+
+@menu.command("push")
+@click.option("--dry-run", is_flag=True, help="Print the JSON that would be sent; send nothing.")
+@pass_obj
+def menu_push(obj: Obj, dry_run: bool) -> None:
+    """Set the custom menu: 举报 (REPORT), 我的举报 (MY_REPORTS) and 帮助 (HELP).
+
+    Needs WECHAT_APP_ID and WECHAT_APP_SECRET, and this machine's IP on the console's
+    IP whitelist. WeChat shows a new menu to followers within a few minutes.
+
+    \b
+    Example:
+      tipline menu push --dry-run
+      tipline menu push
+    """
+    import asyncio
+    import json
+
+    from handlers.menu import custom_menu
+
+    body = custom_menu()
+    if dry_run:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    settings = obj.settings()
+    missing = [name for name, value in (("WECHAT_APP_ID", settings.wechat_app_id),
+                                        ("WECHAT_APP_SECRET", settings.wechat_app_secret))
+               if not value]
+    if missing:
+        raise click.ClickException(
+            f"menu push needs the WeChat API credentials: set {' and '.join(missing)} "
+            "(WeChat console → Settings and Development → Basic Configuration)")
+    asyncio.run(_push_menu(settings, body))
+    click.echo(f"menu set at {settings.wechat_api_base_url}: "
+               + " / ".join(button["name"] for button in body["button"]), err=True)
+
+
+async def _push_menu(settings: Settings, body: dict[str, Any]) -> None:
+    from bot.wechat_api import ApiError, ApiUnavailable, open_api
+
+    try:
+        async with open_api(settings) as api:
+            await api.create_menu(body)
+    except ApiError as error:
+        raise click.ClickException(f"WeChat refused the menu: {error}") from None
+    except ApiUnavailable as error:
+        raise click.ClickException(f"WeChat API unreachable: {error}") from None
 
 
 for _command in (*cli_cases.COMMANDS, *cli_admin.COMMANDS):

@@ -28,6 +28,7 @@ from aiohttp import web
 from bot.access_log import SafeAccessLogger
 from bot.app import init_app
 from bot.config import Settings
+from db import fetch_jobs
 from db.connection import connect
 from db.migrations import migrate
 
@@ -84,7 +85,11 @@ def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
 
 def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
     """Run the engine and `workers` HTTP workers until SIGTERM or SIGINT."""
-    migrate(connect(settings.db_path))  # here, so a bad database fails before any child
+    db = connect(settings.db_path)
+    migrate(db)  # here, so a bad database fails before any child
+    # No fetcher runs yet: jobs a killed worker held are free to take again at once.
+    fetch_jobs.release(db)
+    db.conn.close()
     _check_port(settings)
     with tempfile.TemporaryDirectory(prefix="tipline-") as folder:  # 0700: private socket
         Supervisor(settings, Path(folder) / "engine.sock", workers, access_log).run()

@@ -6,10 +6,12 @@ import json
 
 import sqlite_utils
 
+from db import fetch_jobs
 from handlers.store import EvidenceItem, NewReport, ReportStatus
 
 # Evidence that is not a file to download (a location, a link, a text) needs no fetch.
 NO_FETCH = "not applicable"
+PENDING = "pending"
 
 
 class SqlStore:
@@ -27,12 +29,16 @@ class SqlStore:
         """Keep a piece of evidence for a draft; media wait in the fetch queue."""
         details = dict(item.details)
         status = str(details.pop("fetch_status", "")) if item.media_id else NO_FETCH
-        self.db.execute(
+        status = status or PENDING
+        cursor = self.db.execute(
             "INSERT INTO evidence (draft_id, reporter, kind, media_id, details, fetch_status, "
             "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (draft_id, reporter, item.kind, item.media_id or None,
-             json.dumps(details, ensure_ascii=False), status or "pending", item.received_at),
+             json.dumps(details, ensure_ascii=False), status, item.received_at),
         )
+        if status == PENDING:
+            # Same transaction as the message: the media cannot be recorded yet not queued.
+            fetch_jobs.enqueue(self.db, cursor.lastrowid or 0, item.received_at)
 
     def discard_draft(self, draft_id: str) -> int:
         """Forget the evidence of a draft that will not be filed."""

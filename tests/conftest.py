@@ -171,7 +171,9 @@ class ServerProcess:
         env.update(WECHAT_TOKEN=s.wechat_token, TIPLINE_SECRET_KEY=s.secret_key,
                    TIPLINE_DB=str(s.db_path), TIPLINE_PORT=str(self.port),
                    WECHAT_ENCODING_AES_KEY=s.wechat_encoding_aes_key,
-                   WECHAT_APP_ID=s.wechat_app_id)
+                   WECHAT_APP_ID=s.wechat_app_id, WECHAT_APP_SECRET=s.wechat_app_secret,
+                   WECHAT_API_BASE_URL=s.wechat_api_base_url,
+                   TIPLINE_EVIDENCE_DIR=str(s.evidence_dir))
         return env
 
     def start(self) -> ServerProcess:

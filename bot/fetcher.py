@@ -1,0 +1,168 @@
+"""The media fetcher: downloads queued photos, voice and video before WeChat deletes them.
+
+Runs as a task in every `tipline serve` worker. Jobs are claimed under a lease in SQLite,
+so two workers never download the same item; a failure is retried with backoff until the
+media would have expired at WeChat, and a permanent one is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.wechat_api import ApiError, ApiUnavailable, WeChatAPI, evidence_path, open_api
+from db import fetch_jobs
+from db.connection import connect
+from db.fetch_jobs import FetchJob
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Seconds before the media expires at WeChat when the last attempt is made.
+LAST_CALL = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When the fetcher looks for work and how it backs off."""
+
+    poll: float = 1.0  # seconds between looks at an empty queue
+    batch: int = 8  # jobs claimed (and downloaded concurrently) at a time
+    # Longer than the longest a download may take (retries and timeouts included), so a
+    # lease only runs out when its fetcher died.
+    lease: int = 600
+    retry_base: int = 30  # seconds before the first retry; doubles up to retry_max
+    retry_max: int = 3600
+
+    def retry_delay(self, attempts: int) -> int:
+        """Seconds to wait after `attempts` failed attempts."""
+        return int(min(self.retry_max, self.retry_base * 2 ** (attempts - 1)))
+
+
+class Fetcher:
+    """Claims due fetch jobs and settles each one: fetched, retry later, or failed."""
+
+    def __init__(self, api: WeChatAPI, db_path: Path, evidence_dir: Path,
+                 schedule: Schedule = Schedule(), clock: Callable[[], float] = time.time
+                 ) -> None:
+        self.api = api
+        self.db = connect(db_path)
+        self.evidence_dir = evidence_dir
+        self.schedule = schedule
+        self.clock = clock
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        # One thread owns the connection, so database calls run in the order they were
+        # made: a release at shutdown cannot overtake a claim that is still committing.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-db")
+
+    async def _db(self, call: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
+
+    async def run(self) -> None:
+        """Fetch until cancelled; then give back what is still held."""
+        try:
+            while True:
+                if not await self.run_once():
+                    await asyncio.sleep(self.schedule.poll)
+        finally:
+            # Cancelled mid-download: the jobs go back to the queue for the next start.
+            await asyncio.shield(self._db(fetch_jobs.release, self.db, self.worker))
+
+    async def run_once(self) -> int:
+        """Claim a batch of due jobs and settle them; return how many there were."""
+        now = int(self.clock())
+        try:
+            jobs = await self._db(fetch_jobs.claim, self.db, self.worker, now,
+                                  self.schedule.lease, self.schedule.batch)
+        except Exception as error:  # a locked or read-only database: try again later
+            log.warning("fetch queue unavailable: %s", error)
+            return 0
+        await asyncio.gather(*(self.fetch(job) for job in jobs))
+        return len(jobs)
+
+    async def fetch(self, job: FetchJob) -> None:
+        """Download one media item and record the outcome."""
+        try:
+            stored = await self.api.download_media(job.media_id, self.evidence_dir)
+        except ApiError as error:
+            if error.permanent:
+                log.warning("evidence %d cannot be fetched: %s", job.evidence_id, error)
+                await self._settle(fetch_jobs.failed, job, self.worker, str(error))
+            else:
+                await self._later(job, f"WeChat error {error}")
+            return
+        except ApiUnavailable as error:
+            await self._later(job, str(error))
+            return
+        except Exception as error:  # a full disk, say: keep the job, keep the fetcher alive
+            log.exception("evidence %d: download failed", job.evidence_id)
+            await self._later(job, type(error).__name__)
+            return
+        kept = await self._settle(fetch_jobs.fetched, job, self.worker, stored.sha256,
+                                  stored.size, stored.mime, int(self.clock()))
+        if kept:
+            log.info("evidence %d fetched (%d bytes, %s)", job.evidence_id, stored.size,
+                     stored.mime)
+        else:
+            await self._db(self._forget_unclaimed, stored.sha256)
+
+    async def _later(self, job: FetchJob, error: str) -> None:
+        now = int(self.clock())
+        # The last try comes just before WeChat deletes the media, however long the backoff.
+        due = min(now + self.schedule.retry_delay(job.attempts), job.expires_at - LAST_CALL)
+        if due <= now:
+            log.warning("evidence %d given up after %d attempts: %s", job.evidence_id,
+                        job.attempts, error)
+            reason = f"expired at WeChat before it could be fetched ({error})"
+            await self._settle(fetch_jobs.failed, job, self.worker, reason)
+            return
+        log.info("evidence %d: attempt %d failed (%s); retry in %d s", job.evidence_id,
+                 job.attempts, error, due - int(self.clock()))
+        await self._db(fetch_jobs.retry_later, self.db, job, self.worker, due, error)
+
+    async def _settle(self, settle: Callable[..., bool], *args: object) -> bool:
+        return await self._db(settle, self.db, *args)
+
+    def _forget_unclaimed(self, sha256: str) -> None:
+        """Delete a file whose evidence was discarded (a cancelled draft) while it downloaded."""
+        used = self.db.execute("SELECT 1 FROM evidence WHERE sha256 = ? LIMIT 1",
+                               (sha256,)).fetchone()
+        if used is None:
+            with contextlib.suppress(FileNotFoundError):
+                evidence_path(self.evidence_dir, sha256).unlink()
+
+    def close(self) -> None:
+        """Close the database connection (after any call still running)."""
+        self._pool.shutdown(wait=True)
+        self.db.conn.close()
+
+
+def fetcher_ctx(settings: Settings, schedule: Schedule = Schedule()
+                ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp cleanup context running a fetcher beside the webhook."""
+
+    async def run_fetcher(app: web.Application) -> AsyncIterator[None]:
+        async with open_api(settings) as api:
+            fetcher = Fetcher(api, settings.db_path, settings.evidence_dir, schedule)
+            task = asyncio.create_task(fetcher.run(), name="fetcher")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                fetcher.close()
+
+    return run_fetcher

@@ -1,0 +1,330 @@
+"""The WeChat API client: async, every call bounded in time and retries, one shared token.
+
+wechatpy's client is synchronous, has no timeout and retries an expired token without end;
+this one runs on the event loop (aiohttp), so a slow WeChat can delay a download but never
+a reporter's reply. The access token lives in SQLite and comes from `stable_token`, which
+hands every process the same token instead of invalidating each other's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.config import Settings
+from db import api_tokens
+from db.connection import connect
+
+log = logging.getLogger(__name__)
+
+# Answers that mean "the token you sent is no good": refresh once, then try again.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+# Answers that will never change for this media id: record them, do not retry.
+MEDIA_GONE = frozenset({40007, 41006, 40004})
+# Refresh a token this long before WeChat says it expires (clocks, in-flight calls).
+TOKEN_MARGIN = 300
+# A media file larger than this is not evidence WeChat could have sent (video max 10 MB).
+MAX_MEDIA_BYTES = 64 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+class ApiError(Exception):
+    """WeChat answered with an error code."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"{errcode} {errmsg}".strip())
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+    @property
+    def permanent(self) -> bool:
+        """Whether asking again can never help (the media id is invalid or gone)."""
+        return self.errcode in MEDIA_GONE
+
+
+class ApiUnavailable(Exception):
+    """WeChat could not be reached or kept failing (timeouts, 5xx) within the retry budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How hard one call tries: attempts, and the backoff between them."""
+
+    attempts: int = 3
+    backoff: float = 0.5  # seconds before the 2nd attempt; doubles, with jitter
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        return float(self.backoff * 2 ** (attempt - 1) * random.uniform(0.75, 1.25))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    """A media file written to the evidence store under its SHA-256."""
+
+    sha256: str
+    size: int
+    mime: str
+    path: Path
+
+
+def evidence_path(evidence_dir: Path, sha256: str) -> Path:
+    """Where the evidence file with this SHA-256 lives (content-addressed)."""
+    return evidence_dir / sha256[:2] / sha256
+
+
+class TokenStore:
+    """The shared access token in SQLite, read and written off the event loop."""
+
+    def __init__(self, db_path: Path, app_id: str) -> None:
+        self.db = connect(db_path)
+        self.app_id = app_id
+
+    async def load(self) -> tuple[str, int] | None:
+        """The stored token and its expiry, or None."""
+        return await asyncio.to_thread(api_tokens.load, self.db, self.app_id)
+
+    async def save(self, token: str, expires_at: int) -> None:
+        """Share a new token with every process."""
+        await asyncio.to_thread(api_tokens.save, self.db, self.app_id, token, expires_at,
+                                int(time.time()))
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.conn.close()
+
+
+class WeChatAPI:
+    """The calls Tipline makes to WeChat: the token, media downloads, the custom menu."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, tokens: TokenStore,
+                 retry: Retry = Retry(), timeout: float = 10.0,
+                 download_timeout: float = 120.0) -> None:
+        self.base = settings.wechat_api_base_url
+        self.app_id = settings.wechat_app_id
+        self.secret = settings.wechat_app_secret
+        self.session = session
+        self.tokens = tokens
+        self.retry = retry
+        self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
+        # A video may be large, but a stalled transfer is noticed after sock_read.
+        self.download_timeout = aiohttp.ClientTimeout(
+            total=download_timeout, sock_connect=min(timeout, 5.0), sock_read=timeout)
+        self._refreshing = asyncio.Lock()
+
+    # --- token ----------------------------------------------------------------------------
+
+    async def access_token(self, rejected: str = "") -> str:
+        """A valid token: the shared one, or a new one if it is missing, expiring or rejected."""
+        async with self._refreshing:
+            stored = await self.tokens.load()
+            now = int(time.time())
+            if stored is not None:
+                token, expires_at = stored
+                # Another process (or call) may have replaced a rejected token already.
+                if token != rejected and expires_at - TOKEN_MARGIN > now:
+                    return token
+            return await self._new_token(force=bool(rejected))
+
+    async def _new_token(self, force: bool) -> str:
+        body = {"grant_type": "client_credential", "appid": self.app_id,
+                "secret": self.secret, "force_refresh": force}
+        answer = await self._request_json("POST", "/cgi-bin/stable_token", json_body=body)
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ApiUnavailable("stable_token answered without an access_token")
+        expires_in = int(answer.get("expires_in", 7200))
+        await self.tokens.save(token, int(time.time()) + expires_in)
+        log.info("new WeChat access token (valid %d s)", expires_in)
+        return token
+
+    async def _with_token(self, call: Callable[[str], Awaitable[Any]]) -> Any:
+        """Run `call` with the token; on a token error refresh once and run it again."""
+        token = await self.access_token()
+        try:
+            return await call(token)
+        except ApiError as error:
+            if error.errcode not in TOKEN_ERRORS:
+                raise
+            log.info("WeChat rejected the access token (%d): refreshing once", error.errcode)
+        return await call(await self.access_token(rejected=token))
+
+    # --- calls ----------------------------------------------------------------------------
+
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        """Set the account's custom menu."""
+        # ensure_ascii=False: the menu's Chinese must reach WeChat as UTF-8, not \\u escapes.
+        data = json.dumps(menu, ensure_ascii=False).encode()
+
+        async def call(token: str) -> None:
+            await self._request_json("POST", "/cgi-bin/menu/create",
+                                     params={"access_token": token}, data=data)
+
+        await self._with_token(call)
+
+    async def download_media(self, media_id: str, evidence_dir: Path) -> StoredMedia:
+        """Download temporary media into the evidence store; videos via their URL."""
+
+        async def call(token: str) -> StoredMedia:
+            return await self._download(self.base + "/cgi-bin/media/get",
+                                        {"access_token": token, "media_id": media_id},
+                                        evidence_dir)
+
+        result: StoredMedia = await self._with_token(call)
+        return result
+
+    # --- transport ------------------------------------------------------------------------
+
+    async def _download(self, url: str, params: dict[str, str] | None, evidence_dir: Path,
+                        follow: bool = True) -> StoredMedia:
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                async with self.session.get(url, params=params,
+                                            timeout=self.download_timeout) as response:
+                    _raise_for_server(response)
+                    mime = response.content_type or "application/octet-stream"
+                    if _is_json(mime):
+                        answer = _decode(await response.read())
+                        video_url = answer.get("video_url")
+                        if follow and isinstance(video_url, str) and video_url:
+                            # A video: WeChat answers with a URL to the file itself.
+                            return await self._download(video_url, None, evidence_dir, False)
+                        _check(answer)
+                        raise ApiUnavailable("WeChat answered JSON without the media")
+                    return await _store(response, mime, evidence_dir)
+            except (aiohttp.ClientError, TimeoutError, ApiUnavailable) as error:
+                reason = _describe(error)
+                if attempt == self.retry.attempts:
+                    raise ApiUnavailable(reason) from None
+                log.info("WeChat download failed (%s), attempt %d", reason, attempt)
+                await asyncio.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def _request_json(self, method: str, path: str, *,
+                            params: dict[str, str] | None = None,
+                            json_body: dict[str, Any] | None = None,
+                            data: bytes | None = None) -> dict[str, Any]:
+        if json_body is not None:
+            data = json.dumps(json_body, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"} if data else None
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                async with self.session.request(method, self.base + path, params=params,
+                                                data=data, headers=headers,
+                                                timeout=self.timeout) as response:
+                    _raise_for_server(response)
+                    answer = _decode(await response.read())
+                _check(answer)
+                return answer
+            except (aiohttp.ClientError, TimeoutError, ApiUnavailable) as error:
+                reason = _describe(error)
+                if attempt == self.retry.attempts:
+                    raise ApiUnavailable(f"{path}: {reason}") from None
+                log.info("WeChat %s failed (%s), attempt %d", path, reason, attempt)
+                await asyncio.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def open_api(settings: Settings, **options: Any) -> AsyncIterator[WeChatAPI]:
+    """A client with its own HTTP session and token store, closed on exit."""
+    tokens = TokenStore(settings.db_path, settings.wechat_app_id)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield WeChatAPI(settings, session, tokens, **options)
+    finally:
+        tokens.close()
+
+
+async def _store(response: aiohttp.ClientResponse, mime: str, evidence_dir: Path
+                 ) -> StoredMedia:
+    """Stream a body to a temporary file while hashing it, then move it under its hash."""
+    incoming = evidence_dir / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    handle, name = tempfile.mkstemp(dir=incoming)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in response.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > MAX_MEDIA_BYTES:
+                    raise ApiError(0, f"media larger than {MAX_MEDIA_BYTES} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            # Evidence-grade: the bytes are on disk before the database says "fetched".
+            os.fsync(out.fileno())
+        sha256 = digest.hexdigest()
+        final = evidence_path(evidence_dir, sha256)
+        final.parent.mkdir(exist_ok=True)
+        os.replace(name, final)  # the same bytes may arrive twice: same name, same content
+        _fsync_dir(final.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return StoredMedia(sha256, size, mime, final)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _raise_for_server(response: aiohttp.ClientResponse) -> None:
+    if response.status >= 500 or response.status == 429:
+        raise ApiUnavailable(f"HTTP {response.status}")
+    if response.status >= 400:
+        raise ApiError(0, f"HTTP {response.status}")
+
+
+def _is_json(mime: str) -> bool:
+    # WeChat labels its JSON error answers text/plain as often as application/json.
+    return mime in ("application/json", "text/plain", "text/json")
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise ApiUnavailable("WeChat answered with something that is not JSON") from None
+    if not isinstance(answer, dict):
+        raise ApiUnavailable("WeChat answered with JSON that is not an object")
+    return answer
+
+
+def _check(answer: dict[str, Any]) -> None:
+    """Raise what an error answer means: -1 (busy) is worth another try, others are not."""
+    errcode = answer.get("errcode", 0)
+    if errcode == -1:
+        raise ApiUnavailable("WeChat is busy (-1)")
+    if errcode:
+        raise ApiError(int(errcode), str(answer.get("errmsg", ""))[:200])
+
+
+def _describe(error: BaseException) -> str:
+    """Say what went wrong without the URL: its query holds the access token."""
+    if isinstance(error, ApiUnavailable):
+        return str(error)
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, aiohttp.ClientConnectionError):
+        return f"connection failed ({type(error).__name__})"
+    return type(error).__name__
