@@ -334,11 +334,15 @@ async def test_jobs_pending_at_shutdown_resume_after_a_restart_and_no_worker_fet
     assert rows(api_settings.db_path, "SELECT claimed_by, claimed_until FROM fetch_jobs") == [
         (None, 0)]  # given back, not left to a lease
 
-    server_process(workers=2, settings_=api_settings)
+    restarted = server_process(workers=2, settings_=api_settings)
     await _until(lambda: rows(api_settings.db_path, "SELECT count(*) FROM fetch_jobs") == [(0,)])
     assert fake.downloads == dict.fromkeys(photos, 1)
     assert rows(api_settings.db_path, "SELECT DISTINCT fetch_status FROM evidence") == [
         ("fetched",)]
+    restarted.stop()
+    logs = server.log.read_text() + restarted.log.read_text()
+    assert "evidence 1 fetched" in logs or "fetched (" in logs
+    assert "ACCESS_TOKEN" not in logs and APP_SECRET not in logs
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
