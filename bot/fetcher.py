@@ -74,7 +74,12 @@ class Fetcher:
         """Fetch until cancelled; then give back what is still held."""
         try:
             while True:
-                if not await self.run_once():
+                try:
+                    worked = await self.run_once()
+                except Exception:  # a settle that found the database locked, say
+                    log.exception("fetcher: a round failed; its jobs return after the lease")
+                    worked = 0
+                if not worked:
                     await asyncio.sleep(self.schedule.poll)
         finally:
             # Cancelled mid-download: the jobs go back to the queue for the next start.
