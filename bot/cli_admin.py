@@ -49,6 +49,8 @@ def _open_db(obj: Obj) -> tuple[sqlite_utils.Database, Any]:
         raise click.ClickException(f"no database at {path} (set TIPLINE_DB or pass --db)")
     try:
         db = connect(path)
+        # An admin can wait for the server's transactions longer than a webhook can.
+        db.execute("PRAGMA busy_timeout = 10000")
         migrate(db)
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot open the database {path}: {error}") from None
@@ -142,7 +144,8 @@ def _output(path: Path | None) -> Iterator[tuple[IO[bytes], Path | None]]:
 def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: str | None,
            statuses: tuple[str, ...], bundle: Path | None) -> None:
     """Export reports, one row each: receipt, received_at, status, target_type, identifiers,
-    description, evidence_count, reporter (a pseudonym), who, channel, assignee, updated_at.
+    description, evidence_count, reporter (a pseudonym), who, channel, lang, assignee,
+    updated_at.
 
     Times are ISO 8601 in Beijing time (a time typed without an offset is Beijing time).
     Streams in constant memory, oldest report first.
@@ -297,6 +300,8 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
                              secret_key=settings.secret_key, actor=_actor(),
                              now=int(time.time()), channel=channel.lower(), progress=progress)
     except ImportFailed as failed:
+        if not failed.bad_rows:
+            raise click.ClickException(f"{name}: {failed.errors[0]}") from None
         for error in failed.errors:
             click.echo(f"{name}: {error}", err=True)
         more = failed.bad_rows - len(failed.errors)

@@ -29,7 +29,7 @@ from bot.pseudonym import pseudonymiser
 from db import imports
 from db.connection import connect
 from db.imports import Filing
-from handlers.intake import DEFAULT_CHANNEL, RowError, Tip, identifiers, read_row
+from handlers.intake import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
 from handlers.receipts import new_receipt
 
 FORMATS = ("jsonl", "csv")
@@ -42,7 +42,10 @@ Record = tuple[int, "bytes | dict[str, str]"]
 
 
 class ImportFailed(Exception):
-    """The file cannot be imported; nothing was filed. `errors` are one line each."""
+    """The file cannot be imported; nothing was filed. `errors` are one line each.
+
+    `bad_rows` is 0 when the file as a whole cannot be read (a CSV header, an encoding).
+    """
 
     def __init__(self, errors: list[str], bad_rows: int) -> None:
         super().__init__(f"{bad_rows} bad row(s)")
@@ -80,7 +83,7 @@ def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
             return
         if "description" not in header:
             raise ImportFailed(["line 1: the header must name a description column "
-                                f"(and may name {', '.join(('who', 'target_type'))}…)"], 1)
+                                f"(columns: {', '.join(FIELDS)})"], 0)
         previous_end = reader.line_num
         for row in reader:
             line, previous_end = previous_end + 1, reader.line_num
@@ -90,9 +93,9 @@ def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
                          if cell != ""}
     except UnicodeDecodeError:
         raise ImportFailed([f"line {reader.line_num + 1}: not UTF-8 text "
-                            "(save the file as UTF-8)"], 1) from None
+                            "(save the file as UTF-8)"], 0) from None
     except csv.Error as error:
-        raise ImportFailed([f"line {reader.line_num}: {error}"], 1) from None
+        raise ImportFailed([f"line {reader.line_num}: {error}"], 0) from None
 
 
 def _unguard(cell: str) -> str:
@@ -130,8 +133,9 @@ def _tip(record: Record) -> Tip:
             fields = json.loads(data)
         except UnicodeDecodeError:
             raise RowError(f"line {line}: not UTF-8 text (save the file as UTF-8)") from None
-        except ValueError as error:
-            raise RowError(f"line {line}: not valid JSON ({error})") from None
+        except json.JSONDecodeError as error:
+            raise RowError(f"line {line}: not valid JSON ({error.msg} at column {error.colno})"
+                           ) from None
         if not isinstance(fields, dict):
             raise RowError(f"line {line}: expected a JSON object {{\"description\": …}}")
     else:

@@ -17,7 +17,7 @@ import sqlite_utils
 from triage.instants import OFFSET_SECONDS, SQL_FORMAT
 
 COLUMNS = ("receipt", "received_at", "status", "target_type", "identifiers", "description",
-           "evidence_count", "reporter", "who", "channel", "assignee", "updated_at")
+           "evidence_count", "reporter", "who", "channel", "lang", "assignee", "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,8 @@ def table_rows(db: sqlite_utils.Database, where: ExportFilter, *, guard: bool
     return _rows(db, f"""
         SELECT {_RECEIPT}, {_time('r.received_at')}, r.status, r.target_type,
                {text(identifiers)}, {text('r.description')}, {_EVIDENCE_COUNT}, r.reporter,
-               {text('r.who')}, r.channel, {text('r.assignee')}, {_time('r.updated_at')}
+               {text('r.who')}, r.channel, r.lang, {text('r.assignee')},
+               {_time('r.updated_at')}
         FROM reports AS r WHERE {sql} ORDER BY r.received_at, r.id""", params)
 
 
@@ -96,7 +97,7 @@ def json_lines(db: sqlite_utils.Database, where: ExportFilter) -> Iterator[tuple
                'status', r.status, 'target_type', r.target_type,
                'identifiers', {identifiers}, 'description', r.description,
                'evidence_count', {_EVIDENCE_COUNT}, 'reporter', r.reporter, 'who', r.who,
-               'channel', r.channel, 'assignee', r.assignee,
+               'channel', r.channel, 'lang', r.lang, 'assignee', r.assignee,
                'updated_at', {_time('r.updated_at')})
         FROM reports AS r WHERE {sql} ORDER BY r.received_at, r.id""", params)
 

@@ -4,7 +4,7 @@
 code or its number 1-6), `received_at` (ISO 8601; Beijing time without an offset),
 `reporter`, `channel`. What `tipline export --format jsonl` writes reads back too: a row
 may carry its `receipt` (kept; a receipt already filed is skipped, never duplicated),
-`status`, `assignee` and `identifiers`; other columns (evidence_count, updated_at…) are
+`status`, `assignee`, `lang` and `identifiers`; other columns (evidence_count, updated_at…) are
 ignored.
 
 A row's identifiers are what the chat would have filed for the same "who" answer and
@@ -63,6 +63,7 @@ class Tip:
     status: str = "new"
     assignee: str | None = None
     listed: tuple[Triple, ...] = ()  # identifiers the row itself lists (an export's)
+    given_lang: str | None = None  # an export's (the conversation's language)
 
     @property
     def keeps_pseudonym(self) -> bool:
@@ -72,7 +73,9 @@ class Tip:
 
     @property
     def lang(self) -> str:
-        """The language of the description: zh if it has Chinese characters, else en."""
+        """The language given, else the description's: zh if it has Chinese characters."""
+        if self.given_lang is not None:
+            return self.given_lang
         return "zh" if _CJK.search(self.description) else "en"
 
 
@@ -108,6 +111,9 @@ def read_row(fields: Mapping[str, Any], line: int, channel: str = DEFAULT_CHANNE
             raise RowError(f"line {line}: receipt {typed!r} is not 10 letters or digits "
                            "like ABCDE-12345")
     status = text("status", 32).lower() or "new"
+    lang = text("lang", 8).lower() or None
+    if lang not in (None, "zh", "en"):
+        raise RowError(f"line {line}: lang {lang!r} is not zh or en")
     if status not in STATUSES:
         raise RowError(f"line {line}: status {status!r} is not one of {', '.join(STATUSES)}")
     return Tip(
@@ -122,6 +128,7 @@ def read_row(fields: Mapping[str, Any], line: int, channel: str = DEFAULT_CHANNE
         status=status,
         assignee=text("assignee", MAX_SHORT) or None,
         listed=_listed(fields.get("identifiers"), line),
+        given_lang=lang,
     )
 
 
@@ -129,10 +136,8 @@ def _target_type(value: Any, line: int) -> str:
     """A target type given as its code or its number 1-6 (absent: other)."""
     if value is None or value == "":
         return "other"
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, str):
-        code = unicodedata.normalize("NFKC", value).strip().lower()
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        code = unicodedata.normalize("NFKC", str(value)).strip().lower()
         if code.isdigit() and 1 <= int(code) <= len(TARGET_TYPES):
             return TARGET_TYPES[int(code) - 1]
         if code in TARGET_TYPES:
