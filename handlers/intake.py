@@ -183,14 +183,20 @@ KINDS = frozenset(("url", "domain", "evm", "btc", "tron", "wechat_id", "official
 
 
 @functools.lru_cache(maxsize=65536)
-def _extract(text: str) -> tuple[Identifier, ...]:
+def _extract_who(text: str) -> tuple[Identifier, ...]:
     # Tips about one platform repeat its "who" text word for word: a hit skips the scan.
+    return tuple(extract(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _extract_description(text: str) -> tuple[Identifier, ...]:
+    # Descriptions are mostly distinct; a small cache catches forwarded scam texts.
     return tuple(extract(text))
 
 
 def who_identifiers(who: str) -> list[Identifier]:
     """What the chat's "who" step recognises in an answer (handlers.report.read_who)."""
-    found = [i for i in _extract(who) if i.kind != "name" or len(i.value) > 1]
+    found = [i for i in _extract_who(who) if i.kind != "name" or len(i.value) > 1]
     if not found and who:
         plain = unicodedata.normalize("NFKC", who).strip()
         if _names_something(plain):
@@ -207,7 +213,7 @@ def identifiers(who: str, description: str, listed: tuple[Triple, ...] = ()
     """
     draft = {
         "who_ids": [(i.kind, i.value, i.raw) for i in who_identifiers(who)],
-        "what_ids": [(i.kind, i.value, i.raw) for i in _extract(description)],
+        "what_ids": [(i.kind, i.value, i.raw) for i in _extract_description(description)],
         "note_ids": list(listed),
     }
     return merge_identifiers(draft)

@@ -234,3 +234,31 @@ def test_a_bundle_notes_evidence_it_could_not_include(
     assert not any((tmp_path / "bag" / "data" / "evidence").iterdir())
     code, output = invoke(settings, "export", "--evidence-bundle", str(tmp_path / "bag"))
     assert code == 1 and "already exists" in output
+
+
+def test_parallel_readers_give_one_snapshot_in_filing_order(
+    settings: Settings, filed: dict[str, str]
+) -> None:
+    from db import exports
+    from db.connection import connect
+
+    for n in range(7):
+        Reporter(settings.db_path, f"o_more{n}").file(f"site{n}.com", f"第{n}个网站，提不出来。")
+    db = connect(settings.db_path)
+    one = exports.Snapshot(db, settings.db_path, readers=1)
+    expected = b"".join(data for _, data in one.lines("jsonl", exports.ExportFilter()))
+    one.close()
+    snapshot = exports.Snapshot(db, settings.db_path, readers=3)
+    Reporter(settings.db_path, "o_late").file("late.com", "快照之后才提交的举报。")  # not seen
+    pages = list(snapshot.lines("jsonl", exports.ExportFilter(), page=2))
+    csv_pages = list(snapshot.lines("csv", exports.ExportFilter(), page=3))
+    total = exports.count(snapshot.db, exports.ExportFilter())
+    snapshot.close()
+    assert b"".join(data for _, data in pages) == expected
+    assert sum(rows_ for rows_, _ in pages) == total == 10
+    assert b"late.com" not in expected
+    receipts = [json.loads(line)["receipt"] for line in expected.decode().splitlines()]
+    assert receipts[:3] == [f"{r[:5]}-{r[5:]}" for r in filed.values()]
+    records = list(csv.reader(io.StringIO(b"".join(d for _, d in csv_pages).decode(),
+                                          newline="")))
+    assert [r[0] for r in records] == receipts

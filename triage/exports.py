@@ -1,19 +1,18 @@
-"""Write exported report rows as CSV, JSON lines or an xlsx workbook, streaming.
+"""Write exported reports as CSV, JSON lines or an xlsx workbook, streaming.
 
 CSV is UTF-8 with a byte-order mark (Excel and WPS otherwise read Chinese as GBK
-mojibake) and CRLF line ends; the rows arrive already safe for spreadsheets (see
-db.exports). JSON lines are written as SQLite built them. The workbook is written in
-openpyxl's write-only mode (rows go to disk as they come), a new sheet every 1,048,575
-rows (Excel's limit).
+mojibake) and CRLF line ends. CSV records and JSON lines arrive finished (built by
+SQLite, already safe for spreadsheets: see db.exports) and are written as they come.
+The workbook is written in openpyxl's write-only mode (rows go to disk as they come), a
+new sheet every 1,048,575 rows (Excel's limit).
 
-Each writer calls `progress(rows_done)` every PROGRESS_EVERY rows and returns the count.
+Writers call `progress(rows_done)` as they go and return the row count.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -29,33 +28,21 @@ def _noop(_: int) -> None:
     pass
 
 
-def write_csv(header: Iterable[str], rows: Iterable[tuple[Any, ...]], out: IO[bytes],
-              progress: Progress = _noop) -> int:
-    """Write a BOM, the header and the rows as CSV to a binary stream; return the row count."""
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-    try:
-        text.write("\ufeff")
-        writer = csv.writer(text)
-        writer.writerow(header)
-        done = 0
-        iterator = iter(rows)
-        while chunk := list(itertools.islice(iterator, PROGRESS_EVERY)):
-            writer.writerows(chunk)
-            done += len(chunk)
-            progress(done)
-        text.flush()
-    finally:
-        text.detach()  # leave the caller's stream open (it may be stdout)
-    return done
+def csv_header(columns: Iterable[str]) -> bytes:
+    """The start of a CSV export: a byte-order mark and the header record."""
+    text = io.StringIO(newline="")
+    csv.writer(text).writerow(columns)
+    return ("\ufeff" + text.getvalue()).encode("utf-8")
 
 
-def write_jsonl(lines: Iterable[tuple[str]], out: IO[bytes], progress: Progress = _noop) -> int:
-    """Write one JSON object per line to a binary stream; return the line count."""
+def write_pages(start: bytes, pages: Iterable[tuple[int, bytes]], out: IO[bytes],
+                progress: Progress = _noop) -> int:
+    """Write `start`, then pages of finished lines as (rows, bytes); return the row count."""
+    out.write(start)
     done = 0
-    iterator = iter(lines)
-    while chunk := list(itertools.islice(iterator, PROGRESS_EVERY)):
-        out.write("".join(f"{line}\n" for (line,) in chunk).encode("utf-8"))
-        done += len(chunk)
+    for rows, data in pages:
+        out.write(data)
+        done += rows
         progress(done)
     return done
 
