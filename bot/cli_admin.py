@@ -159,6 +159,8 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
       tipline export --format xlsx -o reports.xlsx
       tipline export --status escalated --evidence-bundle case-2024-06/
     """
+    import sqlite3
+
     from db import exports
     from db.admin import log_action
     from triage import exports as writers
@@ -173,7 +175,11 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
     # core (SQLite builds the lines; the cores share the pages).
     rows_wanted = output is not None or bundle is None
     readers = min(4, os.cpu_count() or 1) if rows_wanted and fmt != "xlsx" else 1
-    snapshot = exports.Snapshot(db, settings.db_path, readers)
+    try:
+        snapshot = exports.Snapshot(db, settings.db_path, readers)
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot read the database {settings.db_path}: {error}"
+                                   ) from None
     try:
         total = exports.count(snapshot.db, where)
         written = 0
@@ -198,6 +204,8 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
     except OSError as error:
         target = output or bundle or "stdout"
         raise click.ClickException(f"cannot write {target}: {error.strerror}") from None
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot read the database: {error}") from None
     finally:
         snapshot.close()
     detail: dict[str, Any] = {"format": fmt, "output": str(output) if output else None,
@@ -206,7 +214,10 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
     if bundle is not None:
         detail.update(bundle=str(bundle), bundle_reports=result.reports,
                       bundle_files=result.files)
-    log_action(db, now, _actor(), "export", detail)
+    try:
+        log_action(db, now, _actor(), "export", detail)
+    except sqlite3.Error as error:  # a read-only copy of the database: the export stands
+        click.echo(f"export: not recorded in admin_log ({error})", err=True)
     if output is not None:
         click.echo(f"export: {written:,} reports written to {output}", err=True)
     if bundle is not None:

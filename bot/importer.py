@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, Any
@@ -61,7 +61,6 @@ class ImportResult:
     filed: int = 0
     skipped: int = 0
     complete: bool = False
-    errors: list[str] = field(default_factory=list)
 
 
 # --- reading ----------------------------------------------------------------------------

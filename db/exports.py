@@ -204,20 +204,26 @@ class Snapshot:
             queue.Queue(maxsize=1) for _ in range(count)]
         stop = threading.Event()
 
+        def hand_over(k: int, item: tuple[int, bytes] | BaseException) -> bool:
+            """Queue an item for the consumer; False once it has stopped listening."""
+            while not stop.is_set():
+                try:
+                    queues[k].put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def read(k: int) -> None:
             conn = self.readers[k].conn
             try:
                 for n in range(k, len(starts), count):
                     rows = conn.execute(query, (*params, starts[n], starts[n] + page)).fetchall()
-                    item = (len(rows), "".join([line for (line,) in rows]).encode("utf-8"))
-                    while not stop.is_set():
-                        try:
-                            queues[k].put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
+                    data = "".join([line for (line,) in rows]).encode("utf-8")
+                    if not hand_over(k, (len(rows), data)):
+                        return
             except BaseException as error:  # handed to the consumer, raised there
-                queues[k].put(error)
+                hand_over(k, error)
 
         threads = [threading.Thread(target=read, args=(k,), daemon=True) for k in range(count)]
         for thread in threads:

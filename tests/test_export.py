@@ -262,3 +262,22 @@ def test_parallel_readers_give_one_snapshot_in_filing_order(
     records = list(csv.reader(io.StringIO(b"".join(d for _, d in csv_pages).decode(),
                                           newline="")))
     assert [r[0] for r in records] == receipts
+
+
+def test_a_reader_that_stops_early_leaves_no_thread_behind(
+    settings: Settings, filed: dict[str, str]
+) -> None:
+    import threading
+
+    from db import exports
+    from db.connection import connect
+
+    for n in range(6):
+        Reporter(settings.db_path, f"o_more{n}").file(f"site{n}.com", f"第{n}个网站，提不出来。")
+    before = threading.active_count()
+    snapshot = exports.Snapshot(connect(settings.db_path), settings.db_path, readers=3)
+    pages = snapshot.lines("csv", exports.ExportFilter(), page=1)
+    assert next(pages)[0] == 1
+    pages.close()  # as when stdout's reader goes away (`tipline export | head`)
+    snapshot.close()
+    assert threading.active_count() == before
