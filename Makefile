@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/webhook/run.py
 	$(BIN)/python bench/extract/run.py
 	$(BIN)/python bench/similar/run.py
+	$(BIN)/python bench/scale/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

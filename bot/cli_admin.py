@@ -1,7 +1,449 @@
-"""Admin commands: export, import, backup, purge."""
+"""Admin commands: export, import, backup, purge.
+
+Thin click layers: the work is in db.exports/db.imports/db.admin, triage.exports and
+triage.bundle, and bot.importer. Data goes to stdout, messages and progress bars to
+stderr (bars only when stderr is a terminal); a user error is one `Error: …` line.
+Imports, backups, purges and exports are recorded in admin_log.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from bot.cli_common import Obj, pass_obj
+
+if TYPE_CHECKING:  # sqlite_utils takes a tenth of a second to import: only when used
+    import sqlite_utils
+
+STATUSES = ("new", "reviewing", "escalated", "dismissed", "closed")
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+def _actor() -> str:
+    """Who is running the command, for the admin log (the login name)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container without /etc/passwd entry)
+        return "unknown"
+
+
+def _open_db(obj: Obj) -> tuple[sqlite_utils.Database, Any]:
+    """Open the existing database (migrated); a missing or unreadable one is an error."""
+    import sqlite3
+
+    from db.connection import connect
+    from db.migrations import migrate
+
+    settings = obj.settings()
+    path = settings.db_path
+    if not path.is_file():
+        raise click.ClickException(f"no database at {path} (set TIPLINE_DB or pass --db)")
+    try:
+        db = connect(path)
+        # An admin can wait for the server's transactions longer than a webhook can.
+        db.execute("PRAGMA busy_timeout = 10000")
+        migrate(db)
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot open the database {path}: {error}") from None
+    return db, settings
+
+
+def _statuses(given: tuple[str, ...]) -> tuple[str, ...]:
+    """--status values (repeatable, or comma-separated), checked."""
+    found = tuple(dict.fromkeys(
+        s.strip().lower() for value in given for s in value.split(",") if s.strip()))
+    for status in found:
+        if status not in STATUSES:
+            raise click.ClickException(
+                f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    return found
+
+
+def _bound(option: str, value: str | None, now: int, *, end: bool = False) -> int | None:
+    from triage.instants import BadTime, parse_bound
+
+    if value is None:
+        return None
+    try:
+        return parse_bound(value, now, end=end)
+    except BadTime as error:
+        raise click.ClickException(f"{option}: {error} (or a span before now: 7d, 12h)"
+                                   ) from None
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr while the block runs (only when stderr is a terminal)."""
+    if not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[tuple[IO[bytes], Path | None]]:
+    """Stdout, or a file written beside `path` and renamed into place when complete."""
+    if path is None:
+        yield sys.stdout.buffer, None
+        sys.stdout.buffer.flush()
+        return
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        stream = open(partial, "wb", buffering=1 << 20)  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
+    try:
+        with stream:
+            yield stream, partial
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(("csv", "jsonl", "xlsx")), default="csv",
+              show_default=True, help="csv opens in Excel/WPS; jsonl imports back; xlsx.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout (required for xlsx).")
+@click.option("--since", metavar="WHEN",
+              help="Received on or after: 2024-05-01, an ISO 8601 time, or 7d / 12h ago.")
+@click.option("--until", metavar="WHEN",
+              help="Received before (a bare date includes that whole day).")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="Only these statuses (repeat, or comma-separate): "
+                   + ", ".join(STATUSES) + ".")
+@click.option("--evidence-bundle", "bundle", type=click.Path(path_type=Path), metavar="DIR",
+              help="Also write a BagIt bag: one JSON record per report, the evidence files, "
+                   "SHA-256 manifests. Rows then go only to --output, if given.")
+@pass_obj
+def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: str | None,
+           statuses: tuple[str, ...], bundle: Path | None) -> None:
+    """Export reports, one row each: receipt, received_at, status, target_type, identifiers,
+    description, evidence_count, reporter (a pseudonym), who, channel, lang, assignee,
+    updated_at.
+
+    Times are ISO 8601 in Beijing time (a time typed without an offset is Beijing time).
+    Reports come in the order they were filed, streamed in constant memory.
+
+    \b
+    Example:
+      tipline export --since 2024-05-01 --status escalated -o escalated.csv
+      tipline export --format jsonl > reports.jsonl
+      tipline export --format xlsx -o reports.xlsx
+      tipline export --status escalated --evidence-bundle case-2024-06/
+    """
+    import sqlite3
+
+    from db import exports
+    from db.admin import log_action
+    from triage import exports as writers
+
+    now = int(time.time())
+    where = exports.ExportFilter(_bound("--since", since, now),
+                                 _bound("--until", until, now, end=True), _statuses(statuses))
+    if fmt == "xlsx" and output is None and bundle is None:
+        raise click.ClickException("xlsx needs --output FILE (a workbook is not terminal text)")
+    db, settings = _open_db(obj)
+    # One committed state for the count, the rows and the bundle, read on a connection per
+    # core (SQLite builds the lines; the cores share the pages).
+    rows_wanted = output is not None or bundle is None
+    readers = min(4, os.cpu_count() or 1) if rows_wanted and fmt != "xlsx" else 1
+    try:
+        snapshot = exports.Snapshot(db, settings.db_path, readers)
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot read the database {settings.db_path}: {error}"
+                                   ) from None
+    try:
+        total = exports.count(snapshot.db, where)
+        written = 0
+        if rows_wanted:
+            with _output(output) as (stream, partial), _progress(total, "export") as progress:
+                if fmt == "xlsx":
+                    assert partial is not None
+                    stream.close()
+                    written = writers.write_xlsx(exports.COLUMNS, exports.table_rows(
+                        snapshot.db, where, guard=False), partial, progress)
+                else:
+                    start = writers.csv_header(exports.COLUMNS) if fmt == "csv" else b""
+                    written = writers.write_pages(start, snapshot.lines(fmt, where), stream,
+                                                  progress)
+        if bundle is not None:
+            result = _write_bundle(snapshot.db, settings.evidence_dir, bundle, where, total,
+                                   since, until, now)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as error:
+        target = output or bundle or "stdout"
+        raise click.ClickException(f"cannot write {target}: {error.strerror}") from None
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot read the database: {error}") from None
+    finally:
+        snapshot.close()
+    detail: dict[str, Any] = {"format": fmt, "output": str(output) if output else None,
+                              "since": since, "until": until, "statuses": list(where.statuses),
+                              "rows": written}
+    if bundle is not None:
+        detail.update(bundle=str(bundle), bundle_reports=result.reports,
+                      bundle_files=result.files)
+    try:
+        log_action(db, now, _actor(), "export", detail)
+    except sqlite3.Error as error:  # a read-only copy of the database: the export stands
+        click.echo(f"export: not recorded in admin_log ({error})", err=True)
+    if output is not None:
+        click.echo(f"export: {written:,} reports written to {output}", err=True)
+    if bundle is not None:
+        problems = "".join(f", {n} {what}" for what, n in sorted(result.problems.items()))
+        click.echo(f"export: bundle {bundle}: {result.reports:,} reports, {result.files:,} "
+                   f"evidence files{problems}", err=True)
+
+
+def _write_bundle(db: sqlite_utils.Database, evidence_dir: Path, path: Path,
+                  where: Any, total: int, since: str | None, until: str | None,
+                  now: int) -> Any:
+    from db import exports
+    from triage.bundle import BundleError, write_bundle
+    from triage.instants import iso
+
+    version = _version()
+    info = {
+        "Source-Organization": "Tipline",
+        "Bagging-Date": iso(now)[:10],
+        "Bag-Software-Agent": f"tipline {version}",
+        "Exporter": _actor(),
+        "Export-Time": iso(now),
+        "Export-Filter": (f"since={since or '-'}; until={until or '-'}; "
+                          f"status={','.join(where.statuses) or 'any'}"),
+        "Tipline-Version": version,
+    }
+    records = (exports.full_report(db, i) for i in exports.report_ids(db, where))
+    try:
+        with _progress(total, "bundle") as progress:
+            return write_bundle(path, records, evidence_dir, info, progress)
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tipline")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+@click.command("import")
+@click.argument("file", metavar="FILE|-")
+@click.option("--format", "fmt", type=click.Choice(("jsonl", "csv")),
+              help="Row format [default: csv for a .csv file name, else jsonl].")
+@click.option("--channel", default="import", show_default=True,
+              help="Channel of rows that name none (hotline, email, letter…).")
+@pass_obj
+def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
+    """Import tips from other channels (hotline, e-mail, letters) as reports.
+
+    Rows (JSON lines, or CSV with a header): description (required), who, target_type
+    (code or 1-6), received_at (ISO 8601, Beijing time without an offset), reporter,
+    channel. Each is identified like a chat report (same extraction, same entities);
+    reporters are stored only as pseudonyms (TIPLINE_SECRET_KEY). What `tipline export
+    --format jsonl` wrote imports back: a receipt already filed is skipped, as is a row
+    already imported. Every row is checked first: if any is bad, each bad row is named
+    by line and nothing is imported.
+
+    \b
+    Example:
+      tipline import hotline-2024-06.jsonl --channel hotline
+      tipline import --format csv letters.csv
+      tipline export --format jsonl | tipline --db other.db import -
+    """
+    from bot.importer import ImportFailed, detect_format, import_tips
+    from handlers.intake import RowError, read_row
+
+    try:
+        read_row({"description": "x", "channel": channel}, 0)
+    except RowError:
+        raise click.ClickException(
+            f"--channel {channel!r} must be a short lower-case word, e.g. hotline") from None
+    settings = obj.settings(("TIPLINE_SECRET_KEY",))
+    if not settings.db_path.parent.is_dir():
+        raise click.ClickException(f"no folder for the database {settings.db_path}")
+    fmt = detect_format(file, fmt)
+    name = "stdin" if file == "-" else file
+    state: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> None:
+        if "bar" not in state and sys.stderr.isatty():
+            state["context"] = _progress(total, "import")
+            state["bar"] = state["context"].__enter__()
+        if "bar" in state:
+            state["bar"](done)
+
+    try:
+        result = import_tips(file, fmt, db_path=settings.db_path,
+                             secret_key=settings.secret_key, actor=_actor(),
+                             now=int(time.time()), channel=channel.lower(), progress=progress)
+    except ImportFailed as failed:
+        if not failed.bad_rows:
+            raise click.ClickException(f"{name}: {failed.errors[0]}") from None
+        for error in failed.errors:
+            click.echo(f"{name}: {error}", err=True)
+        more = failed.bad_rows - len(failed.errors)
+        if more > 0:
+            click.echo(f"{name}: … and {more:,} more bad rows", err=True)
+        raise click.ClickException(
+            f"{failed.bad_rows:,} bad row(s) in {name}; nothing was imported") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot read {name}: {error.strerror}") from None
+    finally:
+        if "context" in state:
+            state["context"].__exit__(None, None, None)
+    click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
+               f"{result.skipped:,} skipped (already filed)", err=True)
+
+
+# --- backup -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DEST if it is an existing file.")
+@pass_obj
+def backup(obj: Obj, dest: Path, force: bool) -> None:
+    """Copy the database to DEST while the server runs (SQLite online backup), verified.
+
+    DEST is a file, or a folder to hold tipline-YYYYMMDD-HHMMSS.db. The copy is a
+    consistent snapshot; it is checked (PRAGMA quick_check) before it takes DEST's name.
+
+    \b
+    Example:
+      tipline backup /var/backups/tipline/
+      tipline backup tipline-$(date +%F).db
+    """
+    import sqlite3
+
+    from db.admin import BackupError, log_action
+    from db.admin import backup as run
+
+    db, settings = _open_db(obj)
+    now = int(time.time())
+    if dest.is_dir():
+        dest = dest / time.strftime("tipline-%Y%m%d-%H%M%S.db", time.localtime(now))
+    if dest.exists() and not force:
+        raise click.ClickException(f"{dest} exists: pass --force to replace it")
+    if not dest.parent.is_dir():
+        raise click.ClickException(f"cannot write {dest}: no folder {dest.parent}")
+    if dest.resolve() == settings.db_path.resolve():
+        raise click.ClickException("the backup cannot replace the database itself")
+    try:
+        result = run(settings.db_path, dest)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    except (OSError, sqlite3.Error) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise click.ClickException(f"cannot write {dest}: {reason}") from None
+    log_action(db, now, _actor(), "backup",
+               {"dest": str(dest), "bytes": result.size, "reports": result.reports})
+    click.echo(f"backup: {dest} ({result.size / 1e6:,.1f} MB, {result.reports:,} reports)",
+               err=True)
+
+
+# --- purge ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
+              metavar="DAYS", help="Purge reports received more than DAYS days ago.")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="Only reports with these statuses (repeat, or comma-separate).")
+@click.option("--dry-run", is_flag=True, help="Say what would go; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_obj
+def purge(obj: Obj, days: int, statuses: tuple[str, ...], dry_run: bool, yes: bool) -> None:
+    """Delete reports older than DAYS, with their identifiers, history and evidence files.
+
+    An evidence file another report still uses is kept. Each purge is recorded in the
+    admin log (when, who, the cut-off, what went). Asks before deleting unless --yes.
+
+    \b
+    Example:
+      tipline purge --older-than 730 --dry-run
+      tipline purge --older-than 365 --status dismissed,closed --yes
+    """
+    from db.admin import log_action, purge_plan
+    from db.admin import purge as run
+    from triage.evidence import evidence_path
+    from triage.instants import iso
+
+    wanted = _statuses(statuses)
+    db, settings = _open_db(obj)
+    now = int(time.time())
+    cutoff = now - days * 86400
+    plan = purge_plan(db, cutoff, wanted)
+    by_status = ", ".join(f"{s} {n:,}" for s, n in plan.by_status.items())
+    click.echo(f"purge: {plan.reports:,} reports received before {iso(cutoff)}"
+               f"{f' ({by_status})' if by_status else ''}, {plan.evidence:,} evidence items, "
+               f"{len(plan.files):,} evidence files", err=True)
+    if dry_run or plan.reports == 0:
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("pass --yes to delete them (or --dry-run to only look)")
+        click.confirm("Delete them for good?", abort=True, err=True)
+    counts = run(db, cutoff, wanted)
+    removed = missing = 0
+    failed: list[str] = []
+    for sha in counts.files:
+        try:
+            evidence_path(settings.evidence_dir, sha).unlink()
+            removed += 1
+        except FileNotFoundError:
+            missing += 1
+        except OSError as error:
+            failed.append(f"{sha}: {error.strerror}")
+    log_action(db, now, _actor(), "purge", {
+        "older_than_days": days, "cutoff": iso(cutoff), "statuses": list(wanted),
+        "reports": counts.reports, "by_status": counts.by_status,
+        "evidence_items": counts.evidence, "files_removed": removed,
+        "files_missing": missing, "files_failed": len(failed),
+    })
+    click.echo(f"purge: {counts.reports:,} reports and {counts.evidence:,} evidence items "
+               f"deleted, {removed:,} evidence files removed", err=True)
+    if failed:
+        for line in failed[:10]:
+            click.echo(f"purge: could not remove {line}", err=True)
+        raise click.ClickException(f"{len(failed)} evidence file(s) could not be removed")
+
+
+COMMANDS: list[click.Command] = [export, import_, backup, purge]

@@ -22,10 +22,11 @@ from typing import TypeVar
 from aiohttp import web
 
 from bot.config import Settings
-from bot.wechat_api import ApiError, ApiUnavailable, WeChatAPI, evidence_path, open_api
+from bot.wechat_api import ApiError, ApiUnavailable, WeChatAPI, open_api
 from db import fetch_jobs
 from db.connection import connect
 from db.fetch_jobs import FetchJob
+from triage.evidence import evidence_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -27,6 +27,7 @@ import aiohttp
 from bot.config import Settings
 from db import api_tokens
 from db.connection import connect
+from triage.evidence import evidence_path
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,6 @@ class StoredMedia:
     size: int
     mime: str
     path: Path
-
-
-def evidence_path(evidence_dir: Path, sha256: str) -> Path:
-    """Where the evidence file with this SHA-256 lives (content-addressed)."""
-    return evidence_dir / sha256[:2] / sha256
 
 
 class TokenStore:

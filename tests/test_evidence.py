@@ -21,7 +21,7 @@ import pytest
 
 from bot.config import Settings
 from bot.fetcher import Fetcher, Schedule
-from bot.wechat_api import ApiError, ApiUnavailable, Retry, evidence_path, open_api
+from bot.wechat_api import ApiError, ApiUnavailable, Retry, open_api
 from db import fetch_jobs
 from db.connection import connect
 from db.migrations import migrate
@@ -30,6 +30,7 @@ from handlers.store import EvidenceItem
 from tests.conftest import ServerProcess, WeChat, make_wechat, post_fresh, rows
 from tests.fake_wechat_api import APP_ID, APP_SECRET, FakeWeChatAPI, running_fake
 from tests.test_conversation import Reporter, receipt_in
+from triage.evidence import evidence_path
 
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's magic, then 10 KB
 FAST = Retry(attempts=3, backoff=0.01)

@@ -10,6 +10,7 @@ the words around them rule out order numbers, codes and amounts.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -22,8 +23,13 @@ _GH_ID = re.compile(r"(?<![0-9A-Za-z_])gh_[0-9a-f]{12}(?![0-9A-Za-z_])", re.IGNO
 _WXID = re.compile(r"(?<![0-9A-Za-z_])wxid_[a-z0-9]{6,24}(?![0-9A-Za-z_])", re.IGNORECASE)
 
 
+_TOKEN_GUARD = re.compile(r"gh_|wxid_")  # on TextScan.lower
+
+
 def scan_wechat_tokens(scan: TextScan) -> None:
     """Find self-identifying WeChat tokens, keyword or not: gh_ original IDs and wxid_ IDs."""
+    if _TOKEN_GUARD.search(scan.lower) is None:
+        return
     for pattern, kind in ((_GH_ID, "official_account"), (_WXID, "wechat_id")):
         for m in pattern.finditer(scan.text):
             # Found even inside a link (…&username=gh_…), where the span is already claimed.
@@ -84,8 +90,20 @@ def _keyword_id_plausible(m: re.Match[str], ascii_keyword: bool) -> bool:
     return not ascii_keyword or not candidate.isalpha()
 
 
-def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], kind: str) -> None:
+# What a match of each keyword pattern must contain, lower-cased (the keywords without
+# their look-arounds), run on TextScan.lower: most tips name no contact, and a guard
+# finds that out in one fast scan.
+_WECHAT_GUARD = re.compile(
+    r"微信|威信|薇信|徽信|维信|蔚信|卫星|v信|vx|wx|wechat|weixin|加v|\+v|➕v|[v微薇]\s*:")
+_QQ_GUARD = re.compile(r"qq|扣扣|企鹅|群号|q号|q\s*:")
+_TELEGRAM_GUARD = re.compile(r"飞机|电报|telegram|tg")
+
+
+def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], guard: re.Pattern[str], kind: str
+                  ) -> None:
     """Find IDs of one kind introduced by their keywords."""
+    if guard.search(scan.lower) is None:
+        return
     for m in pattern.finditer(scan.text):
         start, end = m.span("id")
         ascii_keyword = scan.text[m.start()].isascii()
@@ -96,9 +114,9 @@ def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], kind: str) -> None:
 
 def scan_keyword_ids(scan: TextScan) -> None:
     """Find Telegram handles, QQ numbers and WeChat IDs next to their keywords."""
-    _scan_keyword(scan, _TELEGRAM, "telegram")
-    _scan_keyword(scan, _QQ, "qq")
-    _scan_keyword(scan, _WECHAT_ID, "wechat_id")
+    _scan_keyword(scan, _TELEGRAM, _TELEGRAM_GUARD, "telegram")
+    _scan_keyword(scan, _QQ, _QQ_GUARD, "qq")
+    _scan_keyword(scan, _WECHAT_ID, _WECHAT_GUARD, "wechat_id")
 
 
 # --------------------------------------------------------------------------- phones
@@ -141,6 +159,7 @@ _CN_MOBILE = _cn_mobile_pattern()
 _SEPARATORS = re.compile(r"[\s\-]")
 
 
+@functools.lru_cache(maxsize=65536)  # the same hotline numbers come back tip after tip
 def _parse_phone(candidate: str, region: str | None) -> str | None:
     """Return the E.164 form of a valid mobile or fixed-line number, else None."""
     if region == "CN":
@@ -181,8 +200,15 @@ def _phone_context_ok(text: str, start: int, end: int) -> bool:
     return not _AMOUNT_AFTER.match(text, end)
 
 
+# Every phone match contains a "+" or three digits and four more (a mobile's 1[3-9]X-XXXX,
+# a fixed line's XXX(X)-XXXX): amounts and dates rarely do, so most tips skip the scan.
+_PHONE_GUARD = re.compile(r"\+|\d{3}[\s\-]?\d{4}")
+
+
 def scan_phones(scan: TextScan) -> None:
     """Find valid mobile and fixed-line numbers: +international, or Chinese without +."""
+    if _PHONE_GUARD.search(scan.text) is None:
+        return
     for m in _PHONE.finditer(scan.text):
         start, end = m.span()
         e164: str | None

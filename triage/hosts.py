@@ -39,7 +39,7 @@ def _ascii_label_ok(label: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def to_ascii(host: str) -> str | None:
     """Return the lower-case A-label form of a host name, or None if it is not valid IDNA."""
     host = host.lower().rstrip(".")
@@ -54,7 +54,7 @@ def to_ascii(host: str) -> str | None:
     return host
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def split_host(ascii_host: str) -> tuple[str, str] | None:
     """Return (registrable domain, public suffix) of an A-label host, or None if it has none."""
     parts = _suffix_extractor()(ascii_host)

@@ -40,9 +40,15 @@ _EN_KEYWORD = (
     r"|channel|scheme|teacher|mentor|manager|agent|advisor|guy|man|woman|lady|person)"
 )
 
+# A guard is what every match of its pattern contains, lower-cased, and is run on
+# TextScan.lower: where it finds nothing (most tips have no quotes, no 叫, no "called"),
+# the pattern is not run at all. Patterns sharing a guard share its answer.
+_ANY_QUOTE = "[" + _OPENING + "]"
+_GUARDS = (_ANY_QUOTE, _ANY_QUOTE, _ANY_QUOTE, _ANY_QUOTE, "[名叫称:]", "叫", "[名叫]",
+           "交易所|平台|币|app", "called|named")
 _PATTERNS = tuple(
-    re.compile(p)
-    for p in (
+    (re.compile(p), re.compile(guard))
+    for guard, p in zip(_GUARDS, (
         # 平台名称：「币安国际」 / 交易所叫“BitKing” / 公众号《币圈老王》
         _KEYWORD + r"(?:的)?(?:名称|名字|名|\s*(?:叫做|名叫|名为|叫|称为|是))?\s*:?\s*" + _QUOTED,
         # 一个叫“币安国际”的平台 / 下载了“火币Pro” / called "CoinPro"
@@ -57,12 +63,13 @@ _PATTERNS = tuple(
         r"叫(?:做)?\s*" + _TOKEN + r"\s*的\s*" + _KEYWORD,
         # 名叫张伟 / 带单老师叫李明 / 她叫林晓雨
         r"(?:名叫|名为|" + _PERSON + r"(?:叫做|名叫|叫))\s*:?\s*" + _TOKEN,
-        # BitKing交易所 / 在HBTC平台 / GEC币 / BitKing App
-        r"(?<![A-Za-z0-9_.\-@/])(?P<t>[A-Za-z][A-Za-z0-9]{2,}(?: [A-Z][A-Za-z0-9]*){0,2})"
+        # BitKing交易所 / 在HBTC平台 / GEC币 / BitKing App. (The look-behind follows the
+        # first letter so that the regex engine can skip ahead to letters.)
+        r"(?P<t>[A-Za-z](?<![A-Za-z0-9_.\-@/][A-Za-z])[A-Za-z0-9]{2,}(?: [A-Z][A-Za-z0-9]*){0,2})"
         r"(?P<sp> ?)(?:交易所|平台|币|(?<= )(?:App|APP))(?![A-Za-z])",
         # a platform called CoinPro / an exchange named "BitKing"
         _EN_KEYWORD + r"(?:\s+(?i:is|was))?\s+(?i:called|named)\s+(?:the\s+)?" + _EN_NAME,
-    )
+    ), strict=True)
 )
 
 # Where an unquoted Chinese name ends: particles, pronouns and verbs of the sentence.
@@ -133,8 +140,14 @@ def _name_in(m: re.Match[str]) -> tuple[int, str] | None:
 
 def scan_names(scan: TextScan) -> None:
     """Find platform and person names introduced by keywords or quoted next to them."""
-    for pattern in _PATTERNS:
-        for m in pattern.finditer(scan.text):
+    text = scan.text
+    passed: dict[re.Pattern[str], bool] = {}
+    for pattern, guard in _PATTERNS:
+        if guard not in passed:
+            passed[guard] = guard.search(scan.lower) is not None
+        if not passed[guard]:
+            continue
+        for m in pattern.finditer(text):
             found = _name_in(m)
             if found is None:
                 continue

@@ -7,6 +7,7 @@ back as `raw`. A scanner may *claim* a span so that later scanners leave it alon
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -21,6 +22,17 @@ _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 # full of "，：（）", so checking this C-speed translation first spares most of them the
 # per-character walk below.
 _ONE_TO_ONE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# The same check without NFKC-normalising the whole text first (NFKC and the per-character
+# translate were two thirds of a description's normalisation): swap just the full-width
+# characters, then ask whether the result is already NFKC. If it is, it *is* NFKC(text),
+# since those characters decompose to exactly their ASCII twins.
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_TO_ASCII = {chr(k): chr(v) for k, v in _ONE_TO_ONE.items()}
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def _swap_full_width(m: re.Match[str]) -> str:
+    return _TO_ASCII[m.group()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +48,10 @@ class Normalised:
 
 def normalise(text: str) -> Normalised:
     """Return the NFKC text without zero-width characters, with its map to the original."""
-    if not _INVISIBLE.intersection(text):
+    if not _INVISIBLE_RE.search(text):
+        swapped = _FULL_WIDTH.sub(_swap_full_width, text)
+        if unicodedata.is_normalized("NFKC", swapped):
+            return Normalised(swapped, None, aligned=True)
         normal = unicodedata.normalize("NFKC", text)
         if normal == text or normal == text.translate(_ONE_TO_ONE):
             return Normalised(normal, None, aligned=True)
@@ -74,11 +89,24 @@ class TextScan:
     normalised: Normalised
     hits: list[Hit] = field(default_factory=list)
     claims: list[tuple[int, int]] = field(default_factory=list)
+    _lower: str | None = None
 
     @classmethod
     def of(cls, text: str) -> TextScan:
         """Start a scan of one tip."""
         return cls(text, normalise(text))
+
+    @property
+    def lower(self) -> str:
+        """The normalised text lower-cased, for guards: cheap tests that rule a scanner out.
+
+        A guard is a case-sensitive regex of literals run on this text (a case-insensitive
+        regex cannot skip ahead by its first characters and costs as much as the scan it
+        guards); whatever a scanner's pattern matches, its guard must match here.
+        """
+        if self._lower is None:
+            self._lower = self.normalised.text.lower()
+        return self._lower
 
     @property
     def text(self) -> str:

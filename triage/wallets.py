@@ -8,6 +8,7 @@ evidence. EIP-55 uses Keccak-256 (pycryptodome), which is not NIST SHA3-256 (has
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -29,6 +30,8 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _BASE58_PAYLOAD_LEN = 21  # one version byte and a 20-byte hash; checksum not included
 
 
+# Cached: a scam's deposit address recurs in tip after tip, and checksums are dear.
+@functools.lru_cache(maxsize=65536)
 def _base58check_version(address: str) -> int | None:
     """Return the version byte of a valid 25-byte base58check address, else None."""
     try:
@@ -85,6 +88,7 @@ def _convert_bits(data: list[int], from_bits: int, to_bits: int) -> list[int] | 
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def is_btc_bech32(address: str) -> bool:
     """Tell whether a native segwit address (bc1q… bech32, bc1p… bech32m) is valid."""
     if len(address) > 90 or (address.lower() != address and address.upper() != address):
@@ -123,6 +127,7 @@ def eip55(address_hex: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=65536)
 def is_evm(address: str) -> bool:
     """Tell whether a 0x address is acceptable: all one case, or a correct EIP-55 checksum."""
     if len(address) != 42 or address[:2] not in ("0x", "0X"):
@@ -139,10 +144,14 @@ def is_evm(address: str) -> bool:
 
 _B58 = "1-9A-HJ-NP-Za-km-z"
 _EVM_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])0[xX][0-9a-fA-F]{40}(?![0-9a-fA-F])")
+_EVM_GUARD = "0x"  # in TextScan.lower
 # Runs are matched long and then tried at the usual lengths, longest first, so an
 # address glued to ASCII text ("…Lj6tUSDT") is still found; the checksum decides.
-_BASE58_RUN = re.compile(rf"(?<![0-9A-Za-z])[13T][{_B58}]{{25,44}}")
+# (The look-behind follows the first character so that the regex engine can skip ahead
+# to the characters an address starts with, instead of trying every position.)
+_BASE58_RUN = re.compile(rf"[13T](?<![0-9A-Za-z][13T])[{_B58}]{{25,44}}")
 _BECH32_RUN = re.compile(r"(?<![0-9A-Za-z])bc1[02-9ac-hj-np-z]{6,87}", re.IGNORECASE)
+_BECH32_GUARD = "bc1"  # in TextScan.lower
 _BTC_LENGTHS = tuple(range(34, 25, -1))
 _TRON_LENGTHS = (34,)
 _BECH32_LENGTHS = (62, 42)  # P2WSH/P2TR, P2WPKH
@@ -157,6 +166,8 @@ def _valid_prefix(run: str, lengths: tuple[int, ...], valid: Callable[[str], boo
 
 def scan_evm(scan: TextScan) -> None:
     """Find 0x addresses, refusing mixed case that fails EIP-55; values are lower-case."""
+    if _EVM_GUARD not in scan.lower:
+        return
     for m in _EVM_CANDIDATE.finditer(scan.text):
         if is_evm(m.group()):
             scan.add(m.start(), m.end(), "evm", m.group().lower())
@@ -176,6 +187,8 @@ def scan_base58(scan: TextScan) -> None:
 
 def scan_bech32(scan: TextScan) -> None:
     """Find native segwit bitcoin addresses (bech32 / bech32m); values are lower-case."""
+    if _BECH32_GUARD not in scan.lower:
+        return
     for m in _BECH32_RUN.finditer(scan.text):
         found = _valid_prefix(m.group(), _BECH32_LENGTHS, is_btc_bech32)
         if found:

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from triage import hosts
+from triage import contacts, hosts, wallets
 from triage.extract import extract
 
 TARGET = 2_000  # tips per second
@@ -49,9 +49,13 @@ def pin_to_one_core() -> str:
 
 
 def clear_caches() -> None:
-    """Forget every host seen so far (the suffix list itself stays loaded)."""
+    """Forget every host, address and number seen so far (the suffix list stays loaded)."""
     hosts.to_ascii.cache_clear()
     hosts.split_host.cache_clear()
+    wallets.is_evm.cache_clear()
+    wallets.is_btc_bech32.cache_clear()
+    wallets._base58check_version.cache_clear()
+    contacts._parse_phone.cache_clear()
 
 
 def one_pass(texts: list[str], cold: bool) -> float:

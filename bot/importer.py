@@ -1,0 +1,306 @@
+"""`tipline import`: read a JSONL or CSV file of tips, validate it all, then file it in batches.
+
+Two passes over the file, so memory stays flat however long it is: the first validates
+every row and files nothing if any is bad (each bad row is reported by line); the second
+identifies and files. Reading is streamed; rows travel in chunks to worker processes
+(JSON parsing, validation, identifier extraction and pseudonymising are CPU-bound) and
+come back in order to this process, which alone writes to the database, a batch per
+transaction. Standard input is spooled to a temporary file for the second pass.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult, Pool
+from pathlib import Path
+from typing import IO, Any
+
+from bot.pseudonym import pseudonymiser
+from db import imports
+from db.connection import connect
+from db.imports import Filing
+from handlers.intake import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
+from handlers.receipts import new_receipt
+
+FORMATS = ("jsonl", "csv")
+CHUNK_ROWS = 1_000  # rows per task sent to a worker
+BATCH_ROWS = 10_000  # rows per transaction: well under a second of the write lock
+POOL_MIN_BYTES = 1 << 20  # smaller files are read in this process: no pool to start
+MAX_SHOWN_ERRORS = 20
+# Records as they travel to workers: JSONL lines as bytes, CSV records as dicts.
+Record = tuple[int, "bytes | dict[str, str]"]
+
+
+class ImportFailed(Exception):
+    """The file cannot be imported; nothing was filed. `errors` are one line each.
+
+    `bad_rows` is 0 when the file as a whole cannot be read (a CSV header, an encoding).
+    """
+
+    def __init__(self, errors: list[str], bad_rows: int) -> None:
+        super().__init__(f"{bad_rows} bad row(s)")
+        self.errors = errors
+        self.bad_rows = bad_rows
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What an import did."""
+
+    rows: int = 0
+    filed: int = 0
+    skipped: int = 0
+    complete: bool = False
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _jsonl_records(stream: IO[bytes]) -> Iterator[Record]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line
+
+
+def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        try:
+            header = [cell.strip().lower() for cell in next(reader)]
+        except StopIteration:
+            return
+        if "description" not in header:
+            raise ImportFailed(["line 1: the header must name a description column "
+                                f"(columns: {', '.join(FIELDS)})"], 0)
+        previous_end = reader.line_num
+        for row in reader:
+            line, previous_end = previous_end + 1, reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            yield line, {name: _unguard(cell) for name, cell in zip(header, row, strict=False)
+                         if cell != ""}
+    except UnicodeDecodeError:
+        raise ImportFailed([f"line {reader.line_num + 1}: not UTF-8 text "
+                            "(save the file as UTF-8)"], 0) from None
+    except csv.Error as error:
+        raise ImportFailed([f"line {reader.line_num}: {error}"], 0) from None
+
+
+def _unguard(cell: str) -> str:
+    """Undo the apostrophe an export puts before a cell a spreadsheet would run as a formula."""
+    if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return cell[1:]
+    return cell
+
+
+def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- the workers' side ------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(secret_key: str, channel: str) -> None:
+    _worker["pseudonymise"] = pseudonymiser(secret_key)
+    _worker["channel"] = channel
+
+
+def _tip(record: Record) -> Tip:
+    line, data = record
+    if isinstance(data, bytes):
+        try:
+            fields = json.loads(data)
+        except UnicodeDecodeError:
+            raise RowError(f"line {line}: not UTF-8 text (save the file as UTF-8)") from None
+        except json.JSONDecodeError as error:
+            raise RowError(f"line {line}: not valid JSON ({error.msg} at column {error.colno})"
+                           ) from None
+        if not isinstance(fields, dict):
+            raise RowError(f"line {line}: expected a JSON object {{\"description\": …}}")
+    else:
+        fields = data
+    return read_row(fields, line, _worker["channel"])
+
+
+def check_chunk(chunk: list[Record]) -> tuple[int, list[str]]:
+    """Validate rows; return how many there were and one line per bad row."""
+    errors: list[str] = []
+    for record in chunk:
+        try:
+            _tip(record)
+        except RowError as error:
+            errors.append(str(error))
+    return len(chunk), errors
+
+
+def prepare_chunk(chunk: list[Record]) -> list[Filing]:
+    """Validate, identify and pseudonymise rows: what the database writer files."""
+    pseudonymise: Callable[[str], str] = _worker["pseudonymise"]
+    filings: list[Filing] = []
+    for record in chunk:
+        tip = _tip(record)
+        reporter = tip.reporter
+        if reporter is not None and not tip.keeps_pseudonym:
+            reporter = pseudonymise(reporter)  # never store who called, only a pseudonym
+        filings.append(Filing(
+            tip.receipt, reporter, tip.channel, tip.status, tip.target_type, tip.who,
+            tip.description, tip.lang, tip.received_at, tip.assignee,
+            identifiers(tip.who, tip.description, tip.listed),
+        ))
+    return filings
+
+
+# --- the import -------------------------------------------------------------------------
+
+
+class _Runner:
+    """Runs a function over chunks in order: in a pool of workers, or here."""
+
+    def __init__(self, pool: Pool | None, window: int) -> None:
+        self.pool = pool
+        self.window = window
+
+    def map(self, function: Callable[[list[Record]], Any], chunks: Iterator[list[Record]]
+            ) -> Iterator[Any]:
+        if self.pool is None:
+            for chunk in chunks:
+                yield function(chunk)
+            return
+        # A bounded window of tasks in flight: Pool.imap would read the whole file ahead.
+        pending: collections.deque[AsyncResult[Any]] = collections.deque()
+        for chunk in chunks:
+            pending.append(self.pool.apply_async(function, (chunk,)))
+            if len(pending) >= self.window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def detect_format(path: str, given: str | None) -> str:
+    """The format named, or read from the file name (.csv is CSV; anything else JSONL)."""
+    if given:
+        return given
+    return "csv" if path.lower().endswith(".csv") else "jsonl"
+
+
+def import_tips(
+    source: str,
+    fmt: str,
+    *,
+    db_path: Path,
+    secret_key: str,
+    actor: str,
+    now: int,
+    channel: str = DEFAULT_CHANNEL,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    stdin: IO[bytes] | None = None,
+) -> ImportResult:
+    """Validate every row of `source` (a path, or "-" for `stdin`), then file them all.
+
+    Raises ImportFailed (nothing filed) if any row is bad, OSError if the file cannot be
+    read. `progress(done, total)` is called as batches commit.
+    """
+    from db.admin import log_action
+    from db.migrations import migrate
+
+    result = ImportResult()
+    with ExitStack() as stack:
+        if source == "-":
+            spool = stack.enter_context(tempfile.TemporaryFile(prefix="tipline-import-"))
+            shutil.copyfileobj(stdin if stdin is not None else _stdin(), spool)
+            path_size = spool.tell()
+
+            def open_source() -> IO[bytes]:
+                spool.seek(0)
+                return spool
+        else:
+            path_size = os.path.getsize(source)
+            open(source, "rb").close()  # unreadable: fail before starting anything
+
+            def open_source() -> IO[bytes]:
+                return stack.enter_context(open(source, "rb"))
+
+        records = _jsonl_records if fmt == "jsonl" else _csv_records
+        count = min(os.cpu_count() or 1, 4) if workers is None else workers
+        pool: Pool | None = None
+        if count > 1 and path_size >= POOL_MIN_BYTES:
+            # fork: workers start in milliseconds and share the loaded extraction tables.
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(
+                count, _init_worker, (secret_key, channel)))
+        else:
+            _init_worker(secret_key, channel)
+        runner = _Runner(pool, window=2 * count + 2)
+
+        errors: list[str] = []
+        bad = 0
+        for rows, chunk_errors in runner.map(check_chunk, _chunks(records(open_source()))):
+            result.rows += rows
+            bad += len(chunk_errors)
+            errors.extend(chunk_errors[: max(0, MAX_SHOWN_ERRORS - len(errors))])
+        if bad:
+            raise ImportFailed(errors, bad)
+
+        db = connect(db_path)
+        migrate(db)
+        imports.tune_for_bulk(db)
+        pseudonymise = pseudonymiser(secret_key)
+        batch: list[Filing] = []
+        done = 0
+
+        def flush() -> None:
+            nonlocal done
+            outcome = imports.file_batch(
+                db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
+                anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
+            result.filed += outcome.filed
+            result.skipped += outcome.skipped
+            done += len(batch)
+            batch.clear()
+            if progress is not None:
+                progress(done, result.rows)
+
+        try:
+            for filings in runner.map(prepare_chunk, _chunks(records(open_source()))):
+                batch.extend(filings)
+                if len(batch) >= BATCH_ROWS:
+                    flush()
+            if batch:
+                flush()
+            result.complete = True
+        finally:
+            log_action(db, now, actor, "import", {
+                "source": source, "format": fmt, "rows": result.rows, "filed": result.filed,
+                "skipped": result.skipped, "complete": result.complete,
+            })
+            db.conn.close()
+    return result
+
+
+def _stdin() -> IO[bytes]:
+    import sys
+
+    return sys.stdin.buffer
+
+
+__all__ = ["FORMATS", "ImportFailed", "ImportResult", "detect_format", "import_tips"]

@@ -1,0 +1,283 @@
+"""`tipline export`: what an admin gets in Excel/WPS, in JSON lines, in a workbook, in a bag."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import Settings
+from tests.conftest import rows
+from tests.filing import Reporter, fetched
+from tests.test_cli import run
+
+JUNE_1 = 1_717_171_200  # 2024-06-01T00:00:00+08:00
+
+
+def env(settings: Settings) -> dict[str, str]:
+    return {"TIPLINE_DB": str(settings.db_path), "TIPLINE_EVIDENCE_DIR": str(settings.evidence_dir),
+            "TIPLINE_SECRET_KEY": settings.secret_key}
+
+
+def invoke(settings: Settings, *args: str, stdin: str | bytes | None = None) -> tuple[int, str]:
+    """Run `tipline ARGS` in-process; return the exit code and stdout+stderr."""
+    result = CliRunner().invoke(cli, list(args), env=env(settings), input=stdin)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def filed(settings: Settings) -> dict[str, str]:
+    """Three chat reports: two in June 2024 (one with a fetched photo), one in July."""
+    alice = Reporter(settings.db_path, "o_alice", now=JUNE_1 + 3600)
+    first = alice.file("币安国际 https://www.binance-vip.cc/reg 客服微信：coinvip888",
+                       "群里有人推荐USDT理财，说日收益3%，让我转账5000元。", photos=("media-1",))
+    fetched(settings.db_path, settings.evidence_dir, "media-1", b"\xff\xd8photo bytes")
+    bob = Reporter(settings.db_path, "o_bob", now=JUNE_1 + 86400)
+    planted = '=HYPERLINK("http://evil.example","点我") 他们让我转到这个地址'
+    second = bob.file("TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS", planted, target="4")
+    carol = Reporter(settings.db_path, "o_carol", now=JUNE_1 + 40 * 86400)
+    third = carol.file("火币网 huobi-pro.vip", "说是火币的新平台，充值后提不出来。")
+    return {"first": first, "second": second, "third": third}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+
+
+def test_an_admin_who_exports_to_csv_gets_a_file_excel_opens_with_chinese_intact(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "reports.csv"
+    code, output = invoke(settings, "export", "--output", str(out))
+    assert code == 0, output
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel and WPS then read UTF-8
+    assert b"\r\n" in data
+    exported = read_csv(out)
+    assert list(exported[0]) == [
+        "receipt", "received_at", "status", "target_type", "identifiers", "description",
+        "evidence_count", "reporter", "who", "channel", "lang", "assignee", "updated_at"]
+    first = exported[0]
+    assert first["receipt"] == f"{filed['first'][:5]}-{filed['first'][5:]}"
+    assert first["received_at"].startswith("2024-06-01T01:") and first["received_at"].endswith(
+        "+08:00")
+    assert first["description"] == "群里有人推荐USDT理财，说日收益3%，让我转账5000元。"
+    assert first["status"] == "new" and first["target_type"] == "exchange"
+    assert first["evidence_count"] == "1" and first["channel"] == "wechat"
+    assert "domain:binance-vip.cc" in first["identifiers"].split("; ")
+    assert "wechat_id:coinvip888" in first["identifiers"].split("; ")
+    # The reporter is the stored pseudonym, never the OpenID.
+    assert first["reporter"] == rows(settings.db_path, "SELECT reporter FROM reports "
+                                     "WHERE receipt = ?", (filed["first"],))[0][0]
+    assert b"o_alice" not in data
+    assert "3 reports written" in output
+
+
+def test_a_planted_formula_stays_text_in_csv_and_xlsx(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(settings, "export", "-o", str(tmp_path / "r.csv"))
+    second = read_csv(tmp_path / "r.csv")[1]
+    assert second["description"].startswith("'=HYPERLINK(")
+
+    from openpyxl import load_workbook
+
+    invoke(settings, "export", "--format", "xlsx", "-o", str(tmp_path / "r.xlsx"))
+    sheet = load_workbook(tmp_path / "r.xlsx").active
+    cell = sheet.cell(row=3, column=6)
+    assert cell.value.startswith("=HYPERLINK(") and cell.data_type == "s"
+
+
+def test_an_xlsx_export_reads_back_with_openpyxl(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    out = tmp_path / "reports.xlsx"
+    code, output = invoke(settings, "export", "--format", "xlsx", "--output", str(out))
+    assert code == 0, output
+    sheet = load_workbook(out, read_only=True).active
+    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert table[0][:8] == ["receipt", "received_at", "status", "target_type", "identifiers",
+                            "description", "evidence_count", "reporter"]
+    assert len(table) == 4
+    assert table[1][5] == "群里有人推荐USDT理财，说日收益3%，让我转账5000元。"
+    assert table[1][6] == 1  # a number, not text
+    assert table[3][8] == "火币网 huobi-pro.vip"
+
+
+def test_filters_pick_reports_by_time_and_status(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    def receipts(*args: str) -> list[str]:
+        code, output = invoke(settings, "export", "--format", "jsonl", *args)
+        assert code == 0, output
+        return [json.loads(line)["receipt"].replace("-", "") for line in output.splitlines()
+                if line.startswith("{")]
+
+    assert receipts() == [filed["first"], filed["second"], filed["third"]]
+    assert receipts("--since", "2024-06-02") == [filed["second"], filed["third"]]
+    assert receipts("--until", "2024-06-01") == [filed["first"]]  # the whole day
+    assert receipts("--until", "2024-06-02T00:00:00+08:00") == [filed["first"]]
+    assert receipts("--since", "2024-06-01", "--until", "2024-06-30") == [
+        filed["first"], filed["second"]]
+    rows_ = rows(settings.db_path, "SELECT id FROM reports WHERE receipt = ?", (filed["second"],))
+    Reporter(settings.db_path).db.execute(
+        "UPDATE reports SET status = 'escalated' WHERE id = ?", (rows_[0][0],))
+    assert receipts("--status", "escalated") == [filed["second"]]
+    assert receipts("--status", "new,escalated") == [
+        filed["first"], filed["second"], filed["third"]]
+    assert receipts("--status", "closed") == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "last tuesday"], "Error: --since: bad date 'last tuesday'"),
+    (["--until", "2024-13-01"], "Error: --until: bad date '2024-13-01'"),
+    (["--status", "open"], "Error: unknown status 'open': use one of new, reviewing,"),
+    (["--format", "xlsx"], "Error: xlsx needs --output FILE"),
+    (["--output", "/nonexistent-dir/r.csv"], "Error: cannot write /nonexistent-dir/r.csv"),
+])
+def test_bad_options_are_one_clear_line(
+    settings: Settings, filed: dict[str, str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run(["export", *args], env(settings), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_export_without_a_database_says_so(settings: Settings, tmp_path: Path) -> None:
+    result = run(["export"], env(settings), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Error: no database at {settings.db_path} "
+                                     "(set TIPLINE_DB or pass --db)")
+
+
+def test_jsonl_goes_to_stdout_with_messages_only_on_stderr(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(["export", "--format", "jsonl"], env(settings), tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["receipt"].replace("-", "") for line in lines] == list(filed.values())
+    first = lines[0]
+    assert {"kind": "wechat_id", "value": "coinvip888", "raw": "coinvip888"} in first[
+        "identifiers"]
+    assert first["evidence_count"] == 1 and first["assignee"] is None
+    assert result.stderr == ""  # no progress bar: stderr is not a terminal
+
+
+def test_exports_are_in_the_admin_log(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(settings, "export", "--status", "new", "-o", str(tmp_path / "r.csv"))
+    (actor, action, detail), = rows(settings.db_path,
+                                     "SELECT actor, action, detail FROM admin_log")
+    assert action == "export" and actor
+    assert json.loads(detail)["rows"] == 3 and json.loads(detail)["statuses"] == ["new"]
+
+
+def test_an_evidence_bundle_is_a_bag_with_hashes_that_check_out(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    bag = tmp_path / "case-42"
+    code, output = invoke(settings, "export", "--since", "2024-06-01", "--until", "2024-06-30",
+                          "--evidence-bundle", str(bag))
+    assert code == 0, output
+    assert "2 reports, 1 evidence files" in output
+    assert (bag / "bagit.txt").read_text() == (
+        "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    info = dict(line.split(": ", 1) for line in (bag / "bag-info.txt").read_text().splitlines())
+    assert info["Export-Filter"] == "since=2024-06-01; until=2024-06-30; status=any"
+    assert info["Report-Count"] == "2" and info["Bag-Software-Agent"].startswith("tipline ")
+    assert info["Exporter"] and info["Export-Time"].endswith("+08:00")
+    manifest = [line.split("  ", 1) for line in
+                (bag / "manifest-sha256.txt").read_text().splitlines()]
+    payload = sorted(p.relative_to(bag).as_posix() for p in (bag / "data").rglob("*")
+                     if p.is_file())
+    assert sorted(name for _, name in manifest) == payload
+    for sha, name in manifest:
+        assert hashlib.sha256((bag / name).read_bytes()).hexdigest() == sha
+    octets = sum((bag / name).stat().st_size for _, name in manifest)
+    assert info["Payload-Oxum"] == f"{octets}.{len(manifest)}"
+    for line in (bag / "tagmanifest-sha256.txt").read_text().splitlines():
+        sha, name = line.split("  ", 1)
+        assert hashlib.sha256((bag / name).read_bytes()).hexdigest() == sha
+    record = json.loads((bag / "data" / "reports" / f"{filed['first']}.json").read_text())
+    (photo,) = record["evidence"]
+    assert photo["sha256"] == hashlib.sha256(b"\xff\xd8photo bytes").hexdigest()
+    assert (bag / photo["file"]).read_bytes() == b"\xff\xd8photo bytes"
+    assert photo["file"].endswith(".jpg")
+    assert record["history"][0]["action"] == "filed"
+    assert record["received_at"].endswith("+08:00")
+
+
+def test_a_bundle_notes_evidence_it_could_not_include(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    for path in settings.evidence_dir.rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"tampered")
+    code, output = invoke(settings, "export", "--evidence-bundle", str(tmp_path / "bag"))
+    assert code == 0, output
+    assert "1 checksum mismatch" in output
+    record = json.loads((tmp_path / "bag" / "data" / "reports" / f"{filed['first']}.json")
+                        .read_text())
+    assert record["evidence"][0]["file"] is None
+    assert not any((tmp_path / "bag" / "data" / "evidence").iterdir())
+    code, output = invoke(settings, "export", "--evidence-bundle", str(tmp_path / "bag"))
+    assert code == 1 and "already exists" in output
+
+
+def test_parallel_readers_give_one_snapshot_in_filing_order(
+    settings: Settings, filed: dict[str, str]
+) -> None:
+    from db import exports
+    from db.connection import connect
+
+    for n in range(7):
+        Reporter(settings.db_path, f"o_more{n}").file(f"site{n}.com", f"第{n}个网站，提不出来。")
+    db = connect(settings.db_path)
+    one = exports.Snapshot(db, settings.db_path, readers=1)
+    expected = b"".join(data for _, data in one.lines("jsonl", exports.ExportFilter()))
+    one.close()
+    snapshot = exports.Snapshot(db, settings.db_path, readers=3)
+    Reporter(settings.db_path, "o_late").file("late.com", "快照之后才提交的举报。")  # not seen
+    pages = list(snapshot.lines("jsonl", exports.ExportFilter(), page=2))
+    csv_pages = list(snapshot.lines("csv", exports.ExportFilter(), page=3))
+    total = exports.count(snapshot.db, exports.ExportFilter())
+    snapshot.close()
+    assert b"".join(data for _, data in pages) == expected
+    assert sum(rows_ for rows_, _ in pages) == total == 10
+    assert b"late.com" not in expected
+    receipts = [json.loads(line)["receipt"] for line in expected.decode().splitlines()]
+    assert receipts[:3] == [f"{r[:5]}-{r[5:]}" for r in filed.values()]
+    records = list(csv.reader(io.StringIO(b"".join(d for _, d in csv_pages).decode(),
+                                          newline="")))
+    assert [r[0] for r in records] == receipts
+
+
+def test_a_reader_that_stops_early_leaves_no_thread_behind(
+    settings: Settings, filed: dict[str, str]
+) -> None:
+    import threading
+
+    from db import exports
+    from db.connection import connect
+
+    for n in range(6):
+        Reporter(settings.db_path, f"o_more{n}").file(f"site{n}.com", f"第{n}个网站，提不出来。")
+    before = threading.active_count()
+    snapshot = exports.Snapshot(connect(settings.db_path), settings.db_path, readers=3)
+    pages = snapshot.lines("csv", exports.ExportFilter(), page=1)
+    assert next(pages)[0] == 1
+    pages.close()  # as when stdout's reader goes away (`tipline export | head`)
+    snapshot.close()
+    assert threading.active_count() == before

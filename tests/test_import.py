@@ -1,0 +1,266 @@
+"""`tipline import`: tips from the hotline, e-mail and letters become reports like the chat's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import importer
+from bot.config import Settings
+from bot.pseudonym import pseudonymiser
+from handlers.intake import identifiers
+from tests.conftest import SECRET, rows
+from tests.filing import Reporter
+from tests.test_cli import run
+from tests.test_export import env, invoke
+
+HOTLINE = [
+    {"description": "来电称在币安国际充值5000元后无法提现，客服微信：coinvip888",
+     "who": "币安国际 https://www.binance-vip.cc/reg", "target_type": 1,
+     "received_at": "2024-06-03T10:15:00+08:00", "reporter": "+8613912345678",
+     "channel": "hotline"},
+    {"description": "Caller was promised 10x on a token presale, paid 2000 USDT to "
+                    "TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS",
+     "who": "CoinPro token sale at coinpro-ico.io", "target_type": "ico",
+     "received_at": "2024-06-03T11:00:00", "channel": "hotline"},
+    {"description": "来信反映有公众号推荐虚拟币投资", "who": "公众号：币圈老王",
+     "target_type": "3", "reporter": "张某（来信）", "channel": "letter"},
+]
+
+
+def jsonl(path: Path, items: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items),
+                    encoding="utf-8")
+    return path
+
+
+def identifiers_of(settings: Settings, receipt: str) -> set[tuple[str, str]]:
+    return set(rows(settings.db_path,
+                    "SELECT kind, value FROM report_identifiers JOIN reports ON id = report_id "
+                    "WHERE receipt = ?", (receipt,)))
+
+
+# Answers to "who is it" and descriptions as reporters type them (from the corpus style).
+SAME_AS_CHAT = [
+    ("币安国际 https://www.binance-vip.cc/reg 客服微信：coinvip888 电话13912345678",
+     "群里有人推荐USDT理财，说日收益3%，让我转账5000元到支付宝。"),
+    ("火币网", "说是火币的新平台，平台叫「火币Pro」，充值后提不出来。"),
+    ("TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS",
+     "让我往这个地址转USDT，地址 0x52908400098527886E0F7030069857D2E4169EE7"),
+    ("CoinPro token sale at coinpro-ico.io",
+     "They promised 10x returns, telegram @coinpro_support"),
+    ("公众号：币圈老王 gh_0123456789ab", "他在文章里推荐一个叫BitKing的交易所"),
+    ("ＷＷＷ．ＣＯＩＮＥＸ－ＣＮ．ＣＯＭ", "这个网站骗了我两万，QQ群 283546771"),
+    ("没有名字 service@okx-cn.top", "只记得对方的电话+1 415 555 2671，说是美国客服"),
+]
+
+
+def test_an_imported_tip_names_what_the_chat_would_have_filed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for n, (who, what) in enumerate(SAME_AS_CHAT):
+        Reporter(settings.db_path, f"o_chat{n}").file(who, what)
+    tips = jsonl(tmp_path / "tips.jsonl", [{"who": w, "description": d} for w, d in SAME_AS_CHAT])
+    code, output = invoke(settings, "import", str(tips))
+    assert code == 0, output
+    for who, what in SAME_AS_CHAT:
+        (chat_filed,) = rows(settings.db_path, "SELECT id FROM reports WHERE channel = 'wechat' "
+                             "AND who = ? AND description = ?", (who, what))
+        (imported,) = rows(settings.db_path, "SELECT id FROM reports WHERE channel = 'import' "
+                           "AND who = ? AND description = ?", (who, what))
+
+        def named(report_id: int) -> set[tuple[str, str, str]]:
+            return set(rows(settings.db_path, "SELECT kind, value, raw FROM report_identifiers "
+                            "WHERE report_id = ?", (report_id,)))
+
+        assert named(imported[0]) == named(chat_filed[0]), who
+        assert named(imported[0]), who
+
+
+def test_a_bare_name_stands_as_a_name_as_in_the_chat() -> None:
+    assert identifiers("火幣網", "充值后提不出来了") == (("name", "火币", "火幣網"),)
+    assert identifiers("不知道", "充值后提不出来了") == ()
+
+
+def test_hotline_tips_are_filed_with_pseudonymous_reporters(
+    settings: Settings, tmp_path: Path
+) -> None:
+    tips = jsonl(tmp_path / "hotline.jsonl", HOTLINE)
+    code, output = invoke(settings, "import", str(tips))
+    assert code == 0, output
+    assert "3 rows from" in output and "3 filed, 0 skipped" in output
+    filed = rows(settings.db_path, "SELECT receipt, reporter, channel, status, target_type, "
+                 "received_at, lang FROM reports ORDER BY id")
+    assert [(c, s, t, lang) for _, _, c, s, t, _, lang in filed] == [
+        ("hotline", "new", "exchange", "zh"), ("hotline", "new", "ico", "en"),
+        ("letter", "new", "wechat_account", "zh")]
+    assert filed[0][5] == 1_717_380_900  # 2024-06-03T10:15:00+08:00
+    assert filed[1][5] == 1_717_383_600  # no offset: Beijing time
+    pseudonymise = pseudonymiser(SECRET)
+    assert filed[0][1] == pseudonymise("+8613912345678")
+    assert len({r for _, r, *_ in filed}) == 3  # an unknown reporter is nobody else
+    dump = settings.db_path.read_bytes()
+    assert b"13912345678" not in dump.replace(b"+8613912345678", b"")  # (identifier kept)
+    assert "张某".encode() not in dump
+    assert identifiers_of(settings, filed[0][0]) >= {
+        ("domain", "binance-vip.cc"), ("wechat_id", "coinvip888")}
+    assert identifiers_of(settings, filed[2][0]) == {("name", "币圈老王")}
+    history = rows(settings.db_path, "SELECT action, detail FROM report_history")
+    assert history == [("imported", "hotline"), ("imported", "hotline"), ("imported", "letter")]
+    ((action, detail),) = rows(settings.db_path, "SELECT action, detail FROM admin_log")
+    assert action == "import" and json.loads(detail)["filed"] == 3
+
+
+def test_what_export_wrote_imports_back_and_never_twice(
+    settings: Settings, tmp_path: Path
+) -> None:
+    alice = Reporter(settings.db_path, "o_alice")
+    receipt = alice.file("币安国际 https://www.binance-vip.cc/reg",
+                         "群里有人推荐USDT理财，让我转账。", photos=("m1",))
+    alice.say("举报")
+    alice.say("2")
+    alice.say("CoinPro coinpro-ico.io")
+    alice.say("They promised 10x returns.")
+    alice.say("微信：coinvip888 他们的客服")  # text evidence: its identifiers join the report's
+    alice.say("完成")
+    alice.say("提交")
+    Reporter(settings.db_path).db.execute("UPDATE reports SET status = 'escalated', "
+                                          "assignee = 'li' WHERE receipt = ?", (receipt,))
+    jsonl(tmp_path / "dummy.jsonl", HOTLINE)
+    invoke(settings, "import", str(tmp_path / "dummy.jsonl"))
+    exported = tmp_path / "export.jsonl"
+    assert invoke(settings, "export", "--format", "jsonl", "-o", str(exported))[0] == 0
+
+    # The same database: everything is already there.
+    code, output = invoke(settings, "import", str(exported))
+    assert code == 0, output
+    assert "0 filed, 5 skipped" in output
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(5,)]
+
+    # Another database: the same reports, receipts, reporters, statuses and identifiers.
+    other = tmp_path / "other.db"
+    code, output = invoke(settings, "--db", str(other), "import", str(exported))
+    assert code == 0, output
+    columns = ("receipt, reporter, channel, status, target_type, who, description, lang, "
+               "received_at, assignee")
+    assert rows(other, f"SELECT {columns} FROM reports ORDER BY receipt") == rows(
+        settings.db_path, f"SELECT {columns} FROM reports ORDER BY receipt")
+    query = ("SELECT receipt, kind, value FROM report_identifiers JOIN reports ON id = report_id "
+             "ORDER BY 1, 2, 3")
+    assert rows(other, query) == rows(settings.db_path, query)
+    assert ("wechat_id", "coinvip888") in {(k, v) for _, k, v in rows(other, query)}
+
+
+def test_importing_the_same_hotline_file_twice_files_it_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    tips = jsonl(tmp_path / "hotline.jsonl", HOTLINE[:2] + HOTLINE[:1])
+    assert "2 filed, 1 skipped" in invoke(settings, "import", str(tips))[1]
+    assert "0 filed, 3 skipped" in invoke(settings, "import", str(tips))[1]
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(2,)]
+
+
+def test_a_csv_from_a_spreadsheet_imports(settings: Settings, tmp_path: Path) -> None:
+    tips = tmp_path / "letters.csv"
+    tips.write_bytes("\ufeffDescription,who,target_type,received_at,reporter,notes\r\n"
+                     "\"有人推荐虚拟币,说稳赚\",huobi-pro.vip,5,2024-06-01,王某,x\r\n"
+                     ",,,,,\r\n"
+                     "'-5000元被骗,'=1+1,other,,,\r\n".encode())
+    code, output = invoke(settings, "import", "--channel", "letter", str(tips))
+    assert code == 0, output
+    assert rows(settings.db_path, "SELECT description, who, target_type, received_at, channel "
+                "FROM reports ORDER BY id") == [
+        ("有人推荐虚拟币,说稳赚", "huobi-pro.vip", "app", 1_717_171_200, "letter"),
+        ("-5000元被骗", "=1+1", "other",
+         rows(settings.db_path, "SELECT received_at FROM reports WHERE id = 2")[0][0], "letter"),
+    ]
+
+
+def test_bad_rows_are_named_by_line_and_nothing_is_imported(
+    settings: Settings, tmp_path: Path
+) -> None:
+    tips = tmp_path / "tips.jsonl"
+    tips.write_text(
+        json.dumps(HOTLINE[0], ensure_ascii=False) + "\n"
+        + '{"who": "abc.com"}\n'
+        + "\n"
+        + '{"description": "x", "target_type": 9}\n'
+        + '{"description": "x", "received_at": "yesterday"}\n'
+        + "not json\n"
+        + '["a list"]\n'
+        + '{"description": "x", "receipt": "ABC"}\n'
+        + '{"description": "x", "status": "open"}\n'
+        + '{"description": 5}\n', encoding="utf-8")
+    result = run(["import", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    prefix = f"{tips}: line"
+    assert lines[:-1] == [
+        f"{prefix} 2: description is required (what happened)",
+        f"{prefix} 4: target_type 9 is not 1-6 or one of exchange, ico, wechat_account, "
+        "payment, app, other",
+        f"{prefix} 5: received_at: bad date 'yesterday': use YYYY-MM-DD or ISO 8601, e.g. "
+        "2024-05-01 or 2024-05-01T09:30:00+08:00",
+        f"{prefix} 6: not valid JSON (Expecting value at column 1)",
+        f'{prefix} 7: expected a JSON object {{"description": …}}',
+        f"{prefix} 8: receipt 'ABC' is not 10 letters or digits like ABCDE-12345",
+        f"{prefix} 9: status 'open' is not one of new, reviewing, escalated, dismissed, closed",
+        f"{prefix} 10: description must be text, got a number",
+    ]
+    assert lines[-1] == f"Error: 8 bad row(s) in {tips}; nothing was imported"
+    assert "Traceback" not in result.stderr
+    assert not settings.db_path.exists() or rows(
+        settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+
+
+@pytest.mark.parametrize(("args", "environ", "message"), [
+    (["import", "missing.jsonl"], {}, "Error: cannot read missing.jsonl: No such file or "
+                                      "directory"),
+    (["import", "x.jsonl"], {"TIPLINE_SECRET_KEY": ""},
+     "Error: TIPLINE_SECRET_KEY is required: set it in the environment or in .env"),
+    (["import", "--channel", "Hot Line", "x.jsonl"], {}, "Error: --channel 'Hot Line' must be"),
+    (["import", "--format", "csv", "x.jsonl"], {},
+     "Error: x.jsonl: line 1: the header must name a description column"),
+])
+def test_import_errors_are_one_line(
+    settings: Settings, tmp_path: Path, args: list[str], environ: dict[str, str], message: str
+) -> None:
+    jsonl(tmp_path / "x.jsonl", HOTLINE)
+    result = run(args, {**env(settings), **environ}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tips_piped_on_stdin_import(settings: Settings, tmp_path: Path) -> None:
+    body = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in HOTLINE)
+    result = run(["import", "-"], env(settings), tmp_path, stdin=body)
+    assert result.returncode == 0, result.stderr
+    assert "3 rows from stdin: 3 filed" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_big_file_goes_through_the_worker_pool_in_order(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 20)
+    tips = [{"description": f"第{n}条：充值后提不出来", "who": f"site{n % 13}.com",
+             "received_at": f"2024-06-01T00:00:{n % 60:02d}+08:00",
+             "receipt": f"{n:010d}"} for n in range(120)]
+    bad = [*tips, {"who": "no description"}]
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.import_tips(str(jsonl(tmp_path / "bad.jsonl", bad)), "jsonl",
+                             db_path=settings.db_path, secret_key=SECRET, actor="t", now=1,
+                             workers=2)
+    assert failed.value.errors == ["line 121: description is required (what happened)"]
+    result = importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
+                                  db_path=settings.db_path, secret_key=SECRET, actor="t",
+                                  now=1, workers=2)
+    assert (result.rows, result.filed, result.skipped) == (120, 120, 0)
+    assert rows(settings.db_path, "SELECT receipt, who FROM reports ORDER BY id") == [
+        (f"{n:010d}", f"site{n % 13}.com") for n in range(120)]
+    assert rows(settings.db_path, "SELECT count(*) FROM report_identifiers") == [(120,)]

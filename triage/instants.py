@@ -1,0 +1,60 @@
+"""Times as admins type them and exports show them: ISO 8601, Beijing time by default.
+
+Stored times are epoch seconds. A time without an offset is Beijing time (the reporters'
+and investigators' calendar), as in the investigator commands; exported times always
+carry their offset ("2024-05-01T09:30:00+08:00"), so a file read elsewhere stays exact
+and imports back to the same second.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8))
+OFFSET_SECONDS = 8 * 3600
+DAY = 86400
+# The SQLite strftime format that writes what `iso` writes (applied to epoch + OFFSET).
+SQL_FORMAT = "%Y-%m-%dT%H:%M:%S+08:00"
+_RELATIVE = re.compile(r"(\d{1,5})([dh])")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class BadTime(ValueError):
+    """A date or time that cannot be read; the message says what is accepted."""
+
+
+def parse_instant(text: str) -> int:
+    """Read YYYY-MM-DD or ISO 8601 (Beijing time when no offset is given) as epoch seconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadTime(
+            f"bad date {text!r}: use YYYY-MM-DD or ISO 8601, e.g. 2024-05-01 or "
+            "2024-05-01T09:30:00+08:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    return int(moment.timestamp())
+
+
+def parse_bound(text: str, now: int, *, end: bool = False) -> int:
+    """Read a --since/--until value: a date, an ISO 8601 time, or "7d"/"12h" before now.
+
+    A bare date as an end bound (`end=True`) means the end of that Beijing day, so
+    `--until 2024-05-31` includes the 31st. Bounds are [since, until).
+    """
+    text = text.strip()
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        number, unit = int(relative[1]), relative[2]
+        return now - number * (DAY if unit == "d" else 3600)
+    moment = parse_instant(text)
+    if end and _DATE_ONLY.fullmatch(text):
+        return moment + DAY
+    return moment
+
+
+def iso(timestamp: int) -> str:
+    """Show epoch seconds as ISO 8601 in Beijing time, with its offset."""
+    return datetime.fromtimestamp(timestamp, BEIJING).isoformat(timespec="seconds")
