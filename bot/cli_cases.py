@@ -124,7 +124,10 @@ def rich_text(renderable: Any, output: Path | None) -> str:
     if terminal:
         console.width = Console().width
     console.print(renderable)
-    return buffer.getvalue()
+    if terminal:
+        return buffer.getvalue()
+    # Files and pipes get plain lines, without the padding that fills a terminal's width.
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
 @click.command()

@@ -80,13 +80,19 @@ def _suggestion_json(s: Suggestion) -> dict[str, Any]:
             "score": s.score, "why": s.why}
 
 
+def _count(n: int, noun: str) -> str:
+    """Say how many: "1 report", "2,001 reports"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _headline(summary: Summary) -> str:
     """One sentence of totals and what is new."""
     totals = summary.totals
-    line = f"{totals.reports:,} reports from {totals.reporters:,} reporters"
+    line = f"{_count(totals.reports, 'report')} from {_count(totals.reporters, 'reporter')}"
     if summary.last_run is None:
-        return line + "; first run (nothing to compare with yet)."
-    return line + f"; {summary.new_reports:,} new since your last run ({short(summary.last_run)})."
+        return line + "; your first run (nothing to compare with yet)."
+    return (line + f"; {summary.new_reports or 0:,} new since your last run "
+            f"({short(summary.last_run)}).")
 
 
 def _filters_line(summary: Summary) -> str:
@@ -318,7 +324,7 @@ def case_rich(case: Case) -> RenderableType:
         ("target type", case.target_type),
         ("received", iso(case.received_at)),
         ("updated", iso(case.updated_at)),
-        ("reporter", f"{case.reporter} ({case.reporter_reports} reports in all)"),
+        ("reporter", f"{case.reporter} ({_count(case.reporter_reports, 'report')} in all)"),
         ("channel", f"{case.channel}, {case.lang}"),
         ("who", case.who),
         ("description", case.description),

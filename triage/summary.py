@@ -1,17 +1,20 @@
 """The triage summary: totals, the ranked entity list and "possibly the same" suggestions.
 
 `summarise` works over a SummarySource (db/summary.py implements it in SQL), so it does no
-I/O of its own and takes `now` as an argument. Ranking is exact but lazy: the database
-ranks every entity by an upper bound of its score (reports counted in place of distinct
-reporters, no watchlist bonus) and hands over the best few hundred; here each is scored
-exactly, in bound order (distinct reporters counted, watchlist looked up), until the N-th
-best exact score reaches the next bound times the watchlist bonus, when nothing further
-down can overtake it (the list is fetched deeper in the rare case it runs out first).
-Allowlisted domains (triage.allowlist) never enter the list. "Possibly the same"
-suggestions are computed among the shown entities and the SUGGESTION_POOL best bounds
-only, and kept when at least one side is shown.
-"""
+I/O of its own and takes `now` as an argument.
 
+Ranking is exact but lazy. The source hands over the few hundred entities with the highest
+ceiling (the most each can score: its base score from running totals, exact, or an upper
+bound when totals are summed over statuses or cut by a --since window; times the
+watchlist bonus where its kind could match) and a ceiling for all it left out. Here they
+are scored exactly in that order (reporters counted, the window re-read, the watchlist
+looked up), each only if it could still make the list, until the N-th best score beats
+every ceiling left. If the list runs out first it is fetched deeper; if too many bounds
+prove loose (a short --since window), the source ranks from one pass over the reports.
+Allowlisted domains (triage.allowlist) never enter the list. "Possibly the same"
+suggestions are computed among the shown entities and the SUGGESTION_POOL highest
+ceilings only, and kept when at least one side is shown.
+"""
 from __future__ import annotations
 
 import heapq
@@ -31,6 +34,9 @@ MAX_SUGGESTIONS = 30
 CHART_DAYS = 90
 # The kinds triage.watchlist.lookup_terms can match: no other kind gets the bonus.
 WATCHLIST_KINDS = ("name", "domain", "url", "email", "evm", "btc", "tron")
+_MARGIN = 1 + 1e-9
+# Entities read per entity shown: the watchlist bonus and loose bounds need a margin.
+DEPTH_PER_ENTITY = 50
 # Exact look-ups a walk may make before ranking from one pass over the reports instead.
 MAX_LOOKUPS = 400
 
@@ -147,50 +153,66 @@ class SummarySource(Protocol):
         ...
 
 
+Scored = tuple[float, EntityRow, str | None]  # score, exact figures, watchlist name
+DONE, DEEPER, LOOSE = "done", "deeper", "loose"
+
+
 def _rank(source: SummarySource, filters: Filters, now: int, top: int
-          ) -> tuple[list[tuple[float, EntityRow, str | None]], list[EntityRow]]:
-    """Return the exact best `top` as (score, row, watchlist), and the rows by ceiling."""
+          ) -> tuple[list[Scored], list[EntityRow]]:
+    """Return the exact best `top`, and the rows by ceiling."""
     terms = source.watchlist_terms()
     bonus_kinds = WATCHLIST_KINDS if terms else ()
-    depth = max(50 * top, SUGGESTION_POOL)
-    exclude = allowlisted_domains()
-    exact: dict[tuple[str, str], tuple[float, EntityRow, str | None] | None] = {}
+    depth = max(DEPTH_PER_ENTITY * top, SUGGESTION_POOL)
+    scored: dict[tuple[str, str], Scored | None] = {}  # None: no selected report names it
     scan = False
     while True:
-        ranking = source.ranked(filters, now, depth, exclude, bonus_kinds, scan)
-        best: list[float] = []  # a min-heap of the best `top` scores so far
-        lookups = 0
-        for row in ranking.rows:
-            # Nothing from here down, nor left out, can score more than this.
-            if len(best) >= top and best[0] >= max(row.ceiling, ranking.rest):
-                break
-            key = (row.kind, row.value)
-            if key not in exact:
-                name = _watchlist_name(terms, *key) if terms else None
-                bonus = scoring.WATCHLIST_BONUS if name else 1.0
-                if not row.exact and len(best) >= top and row.base_score * bonus < best[0]:
-                    continue  # cannot make it, even at its bound
-                if not row.exact:
-                    lookups += 1
-                    if lookups > MAX_LOOKUPS and not scan:
-                        break  # the bounds are loose here: rank from the reports instead
-                found = row if row.exact else source.refine(row, filters, now)
-                exact[key] = None if found is None else (
-                    found.base_score * bonus, replace(found, ceiling=found.base_score * bonus),
-                    name)
-            if (scored := exact[key]) is not None:
-                heapq.heappush(best, scored[0])
-                if len(best) > top:
-                    heapq.heappop(best)
-        else:
-            if ranking.rest and not (len(best) >= top and best[0] >= ranking.rest):
-                depth *= 8  # an entity left out may still score more: look deeper
-                continue
-            return _sorted(s for s in exact.values() if s)[:top], ranking.rows
-        if lookups > MAX_LOOKUPS and not scan:
+        ranking = source.ranked(filters, now, depth, allowlisted_domains(), bonus_kinds, scan)
+        outcome = _walk(source, ranking, filters, now, top, terms, scored,
+                        None if scan else MAX_LOOKUPS)
+        if outcome == DONE:
+            return _sorted(s for s in scored.values() if s)[:top], ranking.rows
+        if outcome == LOOSE:
             scan = True
-            continue
-        return _sorted(s for s in exact.values() if s)[:top], ranking.rows
+        else:
+            depth *= 8
+
+
+def _walk(source: SummarySource, ranking: Ranking, filters: Filters, now: int, top: int,
+          terms: dict[tuple[str, str], str], scored: dict[tuple[str, str], Scored | None],
+          budget: int | None) -> str:
+    """Score rows in ceiling order into `scored`; say whether the best `top` are known."""
+    best: list[float] = []  # a min-heap of the best `top` scores so far
+    lookups = 0
+    for row in ranking.rows:
+        # Nothing from here down, nor left out, can score more (or tie, and win on
+        # reporters, reports or name). SQL and Python may differ in the last bit: a margin.
+        if len(best) >= top and best[0] > max(row.ceiling, ranking.rest) * _MARGIN:
+            return DONE
+        key = (row.kind, row.value)
+        if key not in scored:
+            name = _watchlist_name(terms, *key) if terms else None
+            bonus = scoring.WATCHLIST_BONUS if name else 1.0
+            if not row.exact:
+                if len(best) >= top and row.base_score * bonus * _MARGIN < best[0]:
+                    continue  # cannot make it, even at its bound
+                lookups += 1
+                if budget is not None and lookups > budget:
+                    return LOOSE
+            found = row if row.exact else source.refine(row, filters, now)
+            scored[key] = None if found is None else _score(found, name, now)
+        if (entry := scored[key]) is not None:
+            heapq.heappush(best, entry[0])
+            if len(best) > top:
+                heapq.heappop(best)
+    if ranking.rest and not (len(best) >= top and best[0] > ranking.rest * _MARGIN):
+        return DEEPER  # an entity left out may still score more
+    return DONE
+
+
+def _score(row: EntityRow, name: str | None, now: int) -> Scored:
+    """Score an entity from its exact figures."""
+    total = scoring.score(row.reporters, row.last_seen, row.weight, name is not None, now)
+    return total, replace(row, exact=True, ceiling=total), name
 
 
 def _watchlist_name(terms: dict[tuple[str, str], str], kind: str, value: str) -> str | None:
@@ -201,8 +223,7 @@ def _watchlist_name(terms: dict[tuple[str, str], str], kind: str, value: str) ->
     return None
 
 
-def _sorted(scored: Iterable[tuple[float, EntityRow, str | None]]
-            ) -> list[tuple[float, EntityRow, str | None]]:
+def _sorted(scored: Iterable[Scored]) -> list[Scored]:
     """Sort scored entities best first; ties by reporters, reports, then kind and value."""
     return sorted(scored, key=lambda s: (-s[0], -s[1].reporters, -s[1].reports, s[1].kind,
                                          s[1].value))
