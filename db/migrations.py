@@ -43,6 +43,25 @@ def _stats_change(row: str, scope: str, sign: str) -> str:
     )
 
 
+def _totals_change(row: str, sign: str) -> str:
+    """Return migration 6's statements counting a report in (+, NEW) or out (-, OLD)."""
+    if sign == "+":
+        return (
+            "INSERT INTO report_totals VALUES (NEW.status, NEW.target_type, 1) "
+            "ON CONFLICT (status, target_type) DO UPDATE SET reports = reports + 1; "
+            "INSERT INTO reporter_totals VALUES (NEW.reporter, 1) "
+            "ON CONFLICT (reporter) DO UPDATE SET reports = reports + 1;"
+        )
+    return (
+        f"UPDATE report_totals SET reports = reports - 1 WHERE status = {row}.status "
+        f"AND target_type = {row}.target_type; "
+        f"DELETE FROM report_totals WHERE status = {row}.status AND target_type = "
+        f"{row}.target_type AND reports <= 0; "
+        f"UPDATE reporter_totals SET reports = reports - 1 WHERE reporter = {row}.reporter; "
+        f"DELETE FROM reporter_totals WHERE reporter = {row}.reporter AND reports <= 0;"
+    )
+
+
 # Append only: migration N is MIGRATIONS[N - 1]; PRAGMA user_version records the last applied.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -295,10 +314,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             {_stats_change("OLD", "'*'", "-")}
             {_stats_change("OLD", "OLD.status", "-")}
         END""",
-        # Triage totals read only these: counts by status and type, and distinct reporters
-        # (in reporter order, so counting them needs no temporary B-tree).
+        # Triage totals over a --since window or some statuses read only these: counts by
+        # status and type, and distinct reporters (in reporter order, so counting them
+        # needs no temporary B-tree).
         "CREATE INDEX reports_by_type ON reports (status, target_type, received_at)",
         "CREATE INDEX reports_by_reporter_status ON reports (reporter, received_at, status)",
+        # Running totals for the summary over all reports: by status and type, and one
+        # row per reporter (so distinct reporters is a count of rows).
+        """CREATE TABLE report_totals (
+            status TEXT NOT NULL,
+            target_type TEXT NOT NULL,
+            reports INTEGER NOT NULL,
+            PRIMARY KEY (status, target_type)
+        ) WITHOUT ROWID""",
+        "INSERT INTO report_totals SELECT status, target_type, count(*) FROM reports "
+        "GROUP BY status, target_type",
+        """CREATE TABLE reporter_totals (
+            reporter TEXT PRIMARY KEY,
+            reports INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "INSERT INTO reporter_totals SELECT reporter, count(*) FROM reports GROUP BY reporter",
+        f"""CREATE TRIGGER report_totals_insert AFTER INSERT ON reports BEGIN
+            {_totals_change("NEW", "+")}
+        END""",
+        f"""CREATE TRIGGER report_totals_delete AFTER DELETE ON reports BEGIN
+            {_totals_change("OLD", "-")}
+        END""",
+        f"""CREATE TRIGGER report_totals_update AFTER UPDATE OF status, target_type, reporter
+        ON reports WHEN OLD.status IS NOT NEW.status OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.reporter IS NOT NEW.reporter BEGIN
+            {_totals_change("OLD", "-")}
+            {_totals_change("NEW", "+")}
+        END""",
     ),
 )
 

@@ -43,6 +43,16 @@ _STATS_WEIGHT_SQL = (
 )
 
 
+# The watchlist bonus an entity may earn: known for the kinds whose watchlist term is the
+# identifier itself (matched_kinds), possible for the others that can match (bonus_kinds).
+_BONUS_SQL = (
+    "CASE WHEN kind IN (SELECT value FROM json_each(:matched_kinds)) THEN "
+    "(CASE WHEN (kind, value) IN (SELECT kind, value FROM watchlist_terms) THEN :bonus "
+    "ELSE 1.0 END) "
+    "WHEN kind IN (SELECT value FROM json_each(:bonus_kinds)) THEN :bonus ELSE 1.0 END"
+)
+
+
 def _score_sql(reporters: str, last_seen: str, weight: str) -> str:
     """Return triage.score.base_score as SQL over three expressions (and :now)."""
     return (
@@ -102,6 +112,8 @@ class SqlSummary:
 
     def totals(self, filters: Filters) -> Totals:
         """Count reports, reporters, statuses and target types."""
+        if filters.since is None and not filters.statuses:
+            return self._running_totals()
         where, params = _where(filters)
         (reports,) = self.db.execute(f"SELECT count(*) FROM reports {where}", params).fetchone()
         counts: dict[tuple[str, str], int] = {}
@@ -133,8 +145,21 @@ class SqlSummary:
         ).fetchone()
         return Totals(int(reports), int(reporters), by_status, by_type)
 
+    def _running_totals(self) -> Totals:
+        """Read the totals over all reports, kept by triggers."""
+        by_status: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        for status, target_type, count in self.db.execute(
+            "SELECT status, target_type, reports FROM report_totals"
+        ):
+            by_status[status] = by_status.get(status, 0) + count
+            by_type[target_type] = by_type.get(target_type, 0) + count
+        (reporters,) = self.db.execute("SELECT count(*) FROM reporter_totals").fetchone()
+        return Totals(sum(by_status.values()), int(reporters), by_status, by_type)
+
     def ranked(self, filters: Filters, now: int, depth: int, exclude_domains: Collection[str],
-               bonus_kinds: Collection[str], scan: bool = False) -> Ranking:
+               bonus_kinds: Collection[str], matched_kinds: Collection[str] = (),
+               scan: bool = False) -> Ranking:
         """Return about `depth` entities by ceiling, and a ceiling for all the others.
 
         From entity_stats (a row or a few per entity), unless `scan` or a --since window
@@ -146,6 +171,7 @@ class SqlSummary:
             scan = self._share_since(filters.since) < SCAN_SHARE
         params: dict[str, Any] = {
             "now": now, "bonus_kinds": json.dumps(list(bonus_kinds)),
+            "matched_kinds": json.dumps(list(matched_kinds)),
             "bonus": scoring.WATCHLIST_BONUS, "exclude": json.dumps(sorted(exclude_domains)),
             "limit": depth,
         }
@@ -164,15 +190,18 @@ class SqlSummary:
             if not filters.statuses:
                 where = (f"{where} AND" if where else "WHERE") + " status = '*'"
             params |= filter_params
-            # Can an entity left out earn the bonus? Not if no selected kind can.
+            # Can an entity left out earn the bonus? Not if no selected kind can, and not
+            # by an exact match: those entities are read whatever their stats.
             bonus = bool(set(filters.kinds).intersection(bonus_kinds) if filters.kinds
                          else bonus_kinds)
             cut, rest = self._cut(filters, where, params, now, bonus)
             if cut:
-                # Only entities with a selected status's stats past the cut.
+                # Only entities with a selected status's stats past the cut, and those
+                # on the watchlist as they are.
                 where += (
                     " AND (kind, value) IN (SELECT kind, value FROM entity_stats INDEXED BY "
-                    f"entity_stats_by_reporters {where} AND {cut})"
+                    f"entity_stats_by_reporters {where} AND {cut} UNION "
+                    "SELECT kind, value FROM watchlist_terms)"
                 )
         else:
             # One pass over the selected reports: exact but for reporters, bounded by
@@ -191,9 +220,8 @@ class SqlSummary:
             for (kind, value, n_reports, n_reporters, is_exact, first_seen, last_seen,
                  row_weight, row_bound, row_ceiling) in self.db.execute(
                 f"SELECT kind, value, {reports}, {reporters}, {exact}, {first}, {last}, "
-                f"{weight}, {bound} AS bound, {bound} * CASE WHEN kind IN "
-                "(SELECT value FROM json_each(:bonus_kinds)) THEN :bonus ELSE 1.0 END "
-                f"AS ceiling FROM {source} {where} GROUP BY kind, value "
+                f"{weight}, {bound} AS bound, {bound} * {_BONUS_SQL} AS ceiling "
+                f"FROM {source} {where} GROUP BY kind, value "
                 # HAVING runs once per entity, not once per row.
                 "HAVING NOT (kind = 'domain' AND value IN "
                 "(SELECT value FROM json_each(:exclude))) "

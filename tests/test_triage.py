@@ -20,9 +20,9 @@ from tests.test_cli import run
 from triage import score as scoring
 from triage import summary as summary_module
 from triage.allowlist import is_allowlisted
-from triage.extract import KINDS
+from triage.extract import KINDS, extract
 from triage.summary import Filters, summarise
-from triage.watchlist import parse_csv
+from triage.watchlist import lookup_terms, parse_csv
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00")
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
@@ -169,11 +169,15 @@ def test_the_table_is_for_the_terminal_with_chinese_names_aligned(desk: Desk) ->
     name_line = next(line for line in lines if "火币" in line)
     domain_line = next(line for line in lines if "huobi-vip.cc" in line and "domain" in line)
     assert "Huobi" in name_line and receipt in name_line
-    # Columns line up in display cells: each Chinese character takes two.
+    # Columns line up in display cells, where each Chinese character takes two.
     from rich.cells import cell_len
 
-    assert cell_len(name_line.rstrip()) == cell_len(domain_line.rstrip())
-    assert cell_len(name_line) <= cell_len(header) + 2
+    def column(line: str, text: str) -> int:
+        return cell_len(line[: line.index(text)])
+
+    assert column(name_line, "Huobi") == column(header, "watchlist")
+    assert column(name_line, receipt) == column(domain_line, receipt) == column(header,
+                                                                                "receipts")
     assert "Possibly the same" in result.stdout
 
 
@@ -260,6 +264,17 @@ def test_the_cli_knows_the_extractors_kinds() -> None:
     assert cli_cases.KINDS == KINDS
 
 
+def test_matched_kinds_are_their_own_watchlist_terms() -> None:
+    """The database matches these kinds by equality: lookup_terms must agree."""
+    text = ("https://www.Huobi-VIP.cc/reg 转到 0xcb218617B5451BD2d9aafDa3fEdaff19e594eee2 或 "
+            "TUVGLGuHvQr6M3Y3JgjytmEVVWiycrK2RD bc1qevscv9a4g5da9kd2lk3lakhlr8jefmhz0xa5rk "
+            "1KX4LDXZmgj9BsUQiR6GNcYMaiyfUqA1eY 火币.com")
+    found = [i for i in extract(text) if i.kind in summary_module.MATCHED_KINDS]
+    assert {i.kind for i in found} == set(summary_module.MATCHED_KINDS)
+    for i in found:
+        assert lookup_terms(i.kind, i.value) == [(i.kind, i.value)], i
+
+
 # ------------------------------------------------------------------- exactness at any depth
 
 
@@ -334,7 +349,7 @@ def test_the_ranking_is_exact_however_deep_the_walk_is_cut(
                 filters, top)
 
 
-def test_running_stats_follow_case_changes_refiles_and_purges(desk: Desk) -> None:
+def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> None:
     rng = random.Random(9)
     for _ in range(80):
         desk.file(f"site{rng.randrange(6)}.top 电话 1391234{rng.randrange(5):04d}",
@@ -352,6 +367,10 @@ def test_running_stats_follow_case_changes_refiles_and_purges(desk: Desk) -> Non
             "GROUP BY kind, value, status ORDER BY 1, 2, 3")
 
     def kept() -> list[tuple[Any, ...]]:
+        assert desk.rows("SELECT * FROM report_totals ORDER BY 1, 2") == desk.rows(
+            "SELECT status, target_type, count(*) FROM reports GROUP BY 1, 2 ORDER BY 1, 2")
+        assert desk.rows("SELECT * FROM reporter_totals ORDER BY 1") == desk.rows(
+            "SELECT reporter, count(*) FROM reports GROUP BY 1 ORDER BY 1")
         return desk.rows("SELECT kind, value, status, reports, reporters, first_seen, "
                          "last_seen, payment FROM entity_stats ORDER BY 1, 2, 3")
 
@@ -366,3 +385,4 @@ def test_running_stats_follow_case_changes_refiles_and_purges(desk: Desk) -> Non
     assert kept() == recomputed() and kept()
     desk.db.execute("DELETE FROM reports")
     assert kept() == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
+    assert desk.rows("SELECT count(*) FROM report_totals") == [(0,)]

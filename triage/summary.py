@@ -32,8 +32,11 @@ RECEIPTS_PER_ENTITY = 5
 SUGGESTION_POOL = 200
 MAX_SUGGESTIONS = 30
 CHART_DAYS = 90
-# The kinds triage.watchlist.lookup_terms can match: no other kind gets the bonus.
-WATCHLIST_KINDS = ("name", "domain", "url", "email", "evm", "btc", "tron")
+# The kinds triage.watchlist.lookup_terms can match: no other kind gets the bonus. For
+# the first, the watchlist term is the identifier itself (a registrable domain, an address
+# in extract's form), so the database can tell a match; the others need lookup_terms.
+MATCHED_KINDS = ("domain", "evm", "btc", "tron")
+WATCHLIST_KINDS = (*MATCHED_KINDS, "name", "url", "email")
 _MARGIN = 1 + 1e-9
 # Entities read per entity shown: the watchlist bonus and loose bounds need a margin.
 DEPTH_PER_ENTITY = 50
@@ -123,12 +126,14 @@ class SummarySource(Protocol):
         ...
 
     def ranked(self, filters: Filters, now: int, depth: int, exclude_domains: Collection[str],
-               bonus_kinds: Collection[str], scan: bool = False) -> Ranking:
+               bonus_kinds: Collection[str], matched_kinds: Collection[str] = (),
+               scan: bool = False) -> Ranking:
         """Return about `depth` entities by ceiling, and a ceiling for all the others.
 
         An entity's ceiling is its base score, or an upper bound of it, times the watchlist
-        bonus if its kind is in `bonus_kinds`. `scan`: rank from one pass over the
-        selected reports (bounds tight but for reporters), never from running totals.
+        bonus if its kind is in `bonus_kinds`, or in `matched_kinds` and the entity is a
+        watchlist term itself (such entities are always among the rows). `scan`: rank
+        from one pass over the selected reports, never from running totals.
         """
         ...
 
@@ -161,12 +166,14 @@ def _rank(source: SummarySource, filters: Filters, now: int, top: int
           ) -> tuple[list[Scored], list[EntityRow]]:
     """Return the exact best `top`, and the rows by ceiling."""
     terms = source.watchlist_terms()
-    bonus_kinds = WATCHLIST_KINDS if terms else ()
+    bonus_kinds = tuple(k for k in WATCHLIST_KINDS if k not in MATCHED_KINDS) if terms else ()
+    matched_kinds = MATCHED_KINDS if terms else ()
     depth = max(DEPTH_PER_ENTITY * top, SUGGESTION_POOL)
     scored: dict[tuple[str, str], Scored | None] = {}  # None: no selected report names it
     scan = False
     while True:
-        ranking = source.ranked(filters, now, depth, allowlisted_domains(), bonus_kinds, scan)
+        ranking = source.ranked(filters, now, depth, allowlisted_domains(), bonus_kinds,
+                                matched_kinds, scan)
         outcome = _walk(source, ranking, filters, now, top, terms, scored,
                         None if scan else MAX_LOOKUPS)
         if outcome == DONE:
