@@ -49,17 +49,16 @@ def _totals_change(row: str, sign: str) -> str:
         return (
             "INSERT INTO report_totals VALUES (NEW.status, NEW.target_type, 1) "
             "ON CONFLICT (status, target_type) DO UPDATE SET reports = reports + 1; "
-            "INSERT INTO reporter_totals VALUES (NEW.reporter, 1) "
-            "ON CONFLICT (reporter) DO UPDATE SET reports = reports + 1;"
+            "INSERT INTO reporter_totals VALUES (NEW.reporter, NEW.status, 1) "
+            "ON CONFLICT (reporter, status) DO UPDATE SET reports = reports + 1;"
         )
-    return (
-        f"UPDATE report_totals SET reports = reports - 1 WHERE status = {row}.status "
-        f"AND target_type = {row}.target_type; "
-        f"DELETE FROM report_totals WHERE status = {row}.status AND target_type = "
-        f"{row}.target_type AND reports <= 0; "
-        f"UPDATE reporter_totals SET reports = reports - 1 WHERE reporter = {row}.reporter; "
-        f"DELETE FROM reporter_totals WHERE reporter = {row}.reporter AND reports <= 0;"
-    )
+    keys = {"report_totals": ("status", "target_type"), "reporter_totals": ("reporter", "status")}
+    statements = []
+    for table, columns in keys.items():
+        match = " AND ".join(f"{c} = {row}.{c}" for c in columns)
+        statements.append(f"UPDATE {table} SET reports = reports - 1 WHERE {match}; "
+                          f"DELETE FROM {table} WHERE {match} AND reports <= 0;")
+    return " ".join(statements)
 
 
 # Append only: migration N is MIGRATIONS[N - 1]; PRAGMA user_version records the last applied.
@@ -319,8 +318,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # needs no temporary B-tree).
         "CREATE INDEX reports_by_type ON reports (status, target_type, received_at)",
         "CREATE INDEX reports_by_reporter_status ON reports (reporter, received_at, status)",
-        # Running totals for the summary over all reports: by status and type, and one
-        # row per reporter (so distinct reporters is a count of rows).
+        # Running totals for summaries not cut by time: reports by status and type, and
+        # by reporter and status (distinct reporters are a count of rows).
         """CREATE TABLE report_totals (
             status TEXT NOT NULL,
             target_type TEXT NOT NULL,
@@ -330,10 +329,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT INTO report_totals SELECT status, target_type, count(*) FROM reports "
         "GROUP BY status, target_type",
         """CREATE TABLE reporter_totals (
-            reporter TEXT PRIMARY KEY,
-            reports INTEGER NOT NULL
+            reporter TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reports INTEGER NOT NULL,
+            PRIMARY KEY (reporter, status)
         ) WITHOUT ROWID""",
-        "INSERT INTO reporter_totals SELECT reporter, count(*) FROM reports GROUP BY reporter",
+        "INSERT INTO reporter_totals SELECT reporter, status, count(*) FROM reports "
+        "GROUP BY reporter, status",
         f"""CREATE TRIGGER report_totals_insert AFTER INSERT ON reports BEGIN
             {_totals_change("NEW", "+")}
         END""",

@@ -112,8 +112,8 @@ class SqlSummary:
 
     def totals(self, filters: Filters) -> Totals:
         """Count reports, reporters, statuses and target types."""
-        if filters.since is None and not filters.statuses:
-            return self._running_totals()
+        if filters.since is None:
+            return self._running_totals(filters.statuses)
         where, params = _where(filters)
         (reports,) = self.db.execute(f"SELECT count(*) FROM reports {where}", params).fetchone()
         counts: dict[tuple[str, str], int] = {}
@@ -145,16 +145,20 @@ class SqlSummary:
         ).fetchone()
         return Totals(int(reports), int(reporters), by_status, by_type)
 
-    def _running_totals(self) -> Totals:
-        """Read the totals over all reports, kept by triggers."""
+    def _running_totals(self, statuses: tuple[str, ...]) -> Totals:
+        """Read the totals over all reports (in some statuses), kept by triggers."""
+        where, params = _where(Filters(statuses=statuses))
         by_status: dict[str, int] = {}
         by_type: dict[str, int] = {}
         for status, target_type, count in self.db.execute(
-            "SELECT status, target_type, reports FROM report_totals"
+            f"SELECT status, target_type, reports FROM report_totals {where}", params
         ):
             by_status[status] = by_status.get(status, 0) + count
             by_type[target_type] = by_type.get(target_type, 0) + count
-        (reporters,) = self.db.execute("SELECT count(*) FROM reporter_totals").fetchone()
+        # In (reporter, status) order: counted as read, no temporary B-tree.
+        (reporters,) = self.db.execute(
+            f"SELECT count(DISTINCT reporter) FROM reporter_totals {where}", params
+        ).fetchone()
         return Totals(sum(by_status.values()), int(reporters), by_status, by_type)
 
     def ranked(self, filters: Filters, now: int, depth: int, exclude_domains: Collection[str],
@@ -196,12 +200,12 @@ class SqlSummary:
                          else bonus_kinds)
             cut, rest = self._cut(filters, where, params, now, bonus)
             if cut:
-                # Only entities with a selected status's stats past the cut, and those
-                # on the watchlist as they are.
+                # Only entities with a selected status's stats past the cut, and those on
+                # the watchlist as they are: looked up by key, nothing else scanned.
                 where += (
-                    " AND (kind, value) IN (SELECT kind, value FROM entity_stats INDEXED BY "
-                    f"entity_stats_by_reporters {where} AND {cut} UNION "
-                    "SELECT kind, value FROM watchlist_terms)"
+                    " AND ((kind, value) IN (SELECT kind, value FROM entity_stats INDEXED BY "
+                    f"entity_stats_by_reporters {where} AND {cut}) "
+                    "OR (kind, value) IN (SELECT kind, value FROM watchlist_terms))"
                 )
         else:
             # One pass over the selected reports: exact but for reporters, bounded by
@@ -287,8 +291,8 @@ class SqlSummary:
         as_many_earlier = scoring.base_score(statuses * row[0], row[1], 1.0, now)
         fewer = scoring.base_score(statuses * (row[0] - 1), now, 1.0, now)
         bound = max(as_many_earlier, fewer) * max(scoring.TYPE_WEIGHTS.values())
-        return ("(reporters > :cut_reporters OR reporters = :cut_reporters "
-                "AND last_seen >= :cut_seen)",
+        return ("reporters >= :cut_reporters AND (reporters > :cut_reporters "
+                "OR last_seen >= :cut_seen)",
                 bound * (scoring.WATCHLIST_BONUS if bonus else 1.0))
 
     def _first_report(self) -> int:

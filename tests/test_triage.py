@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from triage import score as scoring
 from triage import summary as summary_module
 from triage.allowlist import is_allowlisted
 from triage.extract import KINDS, extract
-from triage.summary import Filters, summarise
+from triage.summary import Filters, Totals, summarise
 from triage.watchlist import lookup_terms, parse_csv
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00")
@@ -312,6 +313,19 @@ def brute_force(desk: Desk, filters: Filters, now: int, top: int) -> list[tuple[
     return [(round(total, 2), *rest) for total, *rest in scored[:top]]
 
 
+def brute_totals(desk: Desk, filters: Filters) -> Totals:
+    """Count the selected reports straight from the reports table."""
+    selected = [
+        (reporter, status, target_type) for reporter, status, target_type, at in desk.rows(
+            "SELECT reporter, status, target_type, received_at FROM reports")
+        if (filters.since is None or at >= filters.since)
+        and (not filters.statuses or status in filters.statuses)
+    ]
+    return Totals(len(selected), len({r for r, _, _ in selected}),
+                  dict(Counter(s for _, s, _ in selected)),
+                  dict(Counter(t for _, _, t in selected)))
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_ranking_is_exact_however_deep_the_walk_is_cut(
     desk: Desk, seed: int, monkeypatch: pytest.MonkeyPatch
@@ -342,6 +356,7 @@ def test_the_ranking_is_exact_however_deep_the_walk_is_cut(
                     Filters(statuses=("new", "reviewing")), Filters(kinds=("phone", "name")),
                     Filters(since=desk.now - 30 * DAY), Filters(since=desk.now - 100 * DAY),
                     Filters(since=desk.now - 60 * DAY, statuses=("new", "closed"))):
+        assert source.totals(filters) == brute_totals(desk, filters), filters
         for top in (1, 4, 15):
             got = summarise(source, filters, desk.now, top)
             assert [(e.score, e.kind, e.value, e.reports, e.reporters, e.watchlist)
@@ -369,8 +384,8 @@ def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> No
     def kept() -> list[tuple[Any, ...]]:
         assert desk.rows("SELECT * FROM report_totals ORDER BY 1, 2") == desk.rows(
             "SELECT status, target_type, count(*) FROM reports GROUP BY 1, 2 ORDER BY 1, 2")
-        assert desk.rows("SELECT * FROM reporter_totals ORDER BY 1") == desk.rows(
-            "SELECT reporter, count(*) FROM reports GROUP BY 1 ORDER BY 1")
+        assert desk.rows("SELECT * FROM reporter_totals ORDER BY 1, 2") == desk.rows(
+            "SELECT reporter, status, count(*) FROM reports GROUP BY 1, 2 ORDER BY 1, 2")
         return desk.rows("SELECT kind, value, status, reports, reporters, first_seen, "
                          "last_seen, payment FROM entity_stats ORDER BY 1, 2, 3")
 
