@@ -193,7 +193,9 @@ def triage(obj: Obj, since: int | None, statuses: tuple[str, ...], kinds: tuple[
         elif fmt == "html":
             text = render.summary_html(summary)
         else:
-            text = rich_text(render.summary_rich(summary), output)
+            from triage.terminal import summary_rich
+
+            text = rich_text(summary_rich(summary), output)
         emit(text, output)
         try:
             record_run(db, who, now)
@@ -232,7 +234,6 @@ def show(obj: Obj, receipt: str, as_json: bool, fmt: str) -> None:
     """
     from db.cases import load_case
     from handlers.receipts import display
-    from triage import render
     from triage.case import case_json
 
     wanted = _receipt(receipt)
@@ -243,7 +244,9 @@ def show(obj: Obj, receipt: str, as_json: bool, fmt: str) -> None:
     if as_json or fmt == "json":
         emit(json.dumps(case_json(case), ensure_ascii=False, indent=2) + "\n", None)
     else:
-        emit(rich_text(render.case_rich(case), None), None)
+        from triage.terminal import case_rich
+
+        emit(rich_text(case_rich(case), None), None)
 
 
 @click.command()

@@ -100,7 +100,7 @@ def _and(where: str) -> str:
 
 # Below this share of all reports in its window, a --since ranking reads the window in one
 # pass; above it, it walks entities by their all-time stats (bounds, refined one by one).
-SCAN_SHARE = 0.02
+SCAN_SHARE = 0.05
 
 
 class SqlSummary:
@@ -191,8 +191,14 @@ class SqlSummary:
             )
             exact = "0" if filters.since is not None else "count(*) = 1"
             where, filter_params = _where(replace(filters, since=None), kinds=True)
-            if not filters.statuses:
-                where = (f"{where} AND" if where else "WHERE") + " status = '*'"
+            clauses = [] if filters.statuses else ["status = '*'"]
+            if filters.since is not None:
+                # Stats last seen before the window count nothing in it; those seen in it
+                # were last seen there, so recency is exact and only counts are bounds.
+                clauses.append("last_seen >= :since")
+                filter_params["since"] = filters.since
+            if clauses:
+                where = (f"{where} AND " if where else "WHERE ") + " AND ".join(clauses)
             params |= filter_params
             # Can an entity left out earn the bonus? Not if no selected kind can, and not
             # by an exact match: those entities are read whatever their stats.

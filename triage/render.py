@@ -1,8 +1,9 @@
-"""Print the triage summary and a case: JSON, markdown, a self-contained HTML page, rich tables.
+"""Print the triage summary as JSON, markdown or one self-contained HTML page.
 
-Everything a reporter wrote (names, values, descriptions) is escaped for the format it goes
-into: markdown table cells lose their pipes and markup, HTML is escaped throughout, and
-rich markup in data is never interpreted. Receipts are shown as XXXXX-XXXXX everywhere.
+Everything a reporter or a list supplied (names, values, watchlist names) is escaped for
+the format it goes into: markdown table cells lose their pipes and markup, HTML is
+escaped throughout. Receipts are shown as XXXXX-XXXXX everywhere. The terminal's tables
+are triage.terminal (rich is loaded only for them).
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ import re
 from collections.abc import Iterable, Set
 from typing import Any
 
-from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from handlers.receipts import display
 from handlers.texts import TARGET_TYPES
-from triage.case import STATUSES, Case
+from triage.case import STATUSES
 from triage.similar import Suggestion
 from triage.summary import Summary
 from triage.times import day_label, day_number, iso, short
@@ -27,10 +23,10 @@ from triage.times import day_label, day_number, iso, short
 RECEIPTS_SHOWN = 3  # in tables; JSON has them all
 
 
-def _counts(counts: dict[str, int], order: Iterable[str]) -> dict[str, int]:
+def in_order(tally: dict[str, int], order: Iterable[str]) -> dict[str, int]:
     """Return counts in a fixed order, every known key present (zeros too), unknown last."""
-    ordered = {key: counts.get(key, 0) for key in order}
-    ordered |= {key: n for key, n in sorted(counts.items()) if key not in ordered}
+    ordered = {key: tally.get(key, 0) for key in order}
+    ordered |= {key: n for key, n in sorted(tally.items()) if key not in ordered}
     return ordered
 
 
@@ -48,8 +44,8 @@ def summary_json(summary: Summary, top: int) -> dict[str, Any]:
         "totals": {
             "reports": totals.reports,
             "reporters": totals.reporters,
-            "by_status": _counts(totals.by_status, STATUSES),
-            "by_target_type": _counts(totals.by_target_type, TARGET_TYPES),
+            "by_status": in_order(totals.by_status, STATUSES),
+            "by_target_type": in_order(totals.by_target_type, TARGET_TYPES),
         },
         "new_since": {
             "last_run": iso(summary.last_run) if summary.last_run is not None else None,
@@ -80,22 +76,22 @@ def _suggestion_json(s: Suggestion) -> dict[str, Any]:
             "score": s.score, "why": s.why}
 
 
-def _count(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
     """Say how many: "1 report", "2,001 reports"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def _headline(summary: Summary) -> str:
+def headline(summary: Summary) -> str:
     """One sentence of totals and what is new."""
     totals = summary.totals
-    line = f"{_count(totals.reports, 'report')} from {_count(totals.reporters, 'reporter')}"
+    line = f"{plural(totals.reports, 'report')} from {plural(totals.reporters, 'reporter')}"
     if summary.last_run is None:
         return line + "; your first run (nothing to compare with yet)."
     return (line + f"; {summary.new_reports or 0:,} new since your last run "
             f"({short(summary.last_run)}).")
 
 
-def _filters_line(summary: Summary) -> str:
+def filters_line(summary: Summary) -> str:
     """Describe the filters in a few words."""
     f = summary.filters
     parts = [f"since {short(f.since)}" if f.since is not None else "all time"]
@@ -126,13 +122,13 @@ def summary_markdown(summary: Summary) -> str:
     """Return the summary as markdown (tables), for a briefing or a ticket."""
     totals = summary.totals
     out = [f"# Tipline triage, {short(summary.generated_at)}", "",
-           f"{md(_filters_line(summary))}. {md(_headline(summary))}", ""]
+           f"{md(filters_line(summary))}. {md(headline(summary))}", ""]
     out += _md_table(["status", "reports"],
-                     [[k, f"{n:,}"] for k, n in _counts(totals.by_status, STATUSES).items()])
+                     [[k, f"{n:,}"] for k, n in in_order(totals.by_status, STATUSES).items()])
     out.append("")
     out += _md_table(["target type", "reports"],
                      [[k, f"{n:,}"] for k, n in
-                      _counts(totals.by_target_type, TARGET_TYPES).items()])
+                      in_order(totals.by_target_type, TARGET_TYPES).items()])
     out += ["", "## Entities", ""]
     if summary.entities:
         out += _md_table(
@@ -245,115 +241,20 @@ def summary_html(summary: Summary) -> str:
         )
     status_table = _html_table(
         ["status", "reports"],
-        [[_h(k), f"{n:,}"] for k, n in _counts(totals.by_status, STATUSES).items()], {1})
+        [[_h(k), f"{n:,}"] for k, n in in_order(totals.by_status, STATUSES).items()], {1})
     type_table = _html_table(
         ["target type", "reports"],
-        [[_h(k), f"{n:,}"] for k, n in _counts(totals.by_target_type, TARGET_TYPES).items()],
+        [[_h(k), f"{n:,}"] for k, n in in_order(totals.by_target_type, TARGET_TYPES).items()],
         {1})
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>Tipline triage {_h(short(summary.generated_at))}</title>"
         f"<style>{_CSS}</style></head><body>"
         f"<h1>Tipline triage, {_h(short(summary.generated_at))}</h1>"
-        f'<p>{_h(_headline(summary))} <span class="muted">({_h(_filters_line(summary))}; '
+        f'<p>{_h(headline(summary))} <span class="muted">({_h(filters_line(summary))}; '
         f"times are Beijing time)</span></p>"
         f'<div class="totals">{status_table}{type_table}</div>'
         f"<h2>Reports per day</h2>{per_day_svg(summary.per_day, first_day, last_day)}"
         f"<h2>Top entities</h2>{entities if summary.entities else '<p>No entities.</p>'}"
         f"{suggestions}</body></html>\n"
     )
-
-
-# --- rich (terminal) ---------------------------------------------------------------------
-
-
-def summary_rich(summary: Summary) -> RenderableType:
-    """Return the summary as rich tables for the terminal."""
-    totals = summary.totals
-    counts = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for name in ("status", "reports", "target type", "reports"):
-        counts.add_column(name, justify="right" if name == "reports" else "left")
-    statuses = list(_counts(totals.by_status, STATUSES).items())
-    types = list(_counts(totals.by_target_type, TARGET_TYPES).items())
-    for i in range(max(len(statuses), len(types))):
-        cells: list[str] = []
-        for column in (statuses, types):
-            cells += [column[i][0], f"{column[i][1]:,}"] if i < len(column) else ["", ""]
-        counts.add_row(*map(Text, cells))
-    entities = Table(box=box.SIMPLE_HEAD, title="Entities", title_justify="left")
-    for name in ("#", "kind", "value", "watchlist", "reports", "reporters", "first seen",
-                 "last seen", "score", "receipts"):
-        numeric = name in ("#", "reports", "reporters", "score")
-        entities.add_column(name, justify="right" if numeric else "left")
-    for i, e in enumerate(summary.entities, 1):
-        value = Text(e.value)
-        if e.new:
-            value.append(" new", style="magenta")
-        entities.add_row(
-            str(i), Text(e.kind), value, Text(e.watchlist or "", style="bold red"),
-            f"{e.reports:,}", f"{e.reporters:,}", short(e.first_seen), short(e.last_seen),
-            f"{e.score:.2f}", " ".join(display(r) for r in e.receipts[:RECEIPTS_SHOWN]),
-        )
-    parts: list[RenderableType] = [
-        Text(f"Tipline triage, {short(summary.generated_at)} ({_filters_line(summary)})",
-             style="bold"),
-        Text(_headline(summary)),
-        counts,
-        entities if summary.entities else Text("No entities."),
-    ]
-    if summary.suggestions:
-        same = Table(box=box.SIMPLE_HEAD, title="Possibly the same", title_justify="left")
-        for name in ("entity", "entity", "score", "why"):
-            same.add_column(name, justify="right" if name == "score" else "left")
-        for s in summary.suggestions:
-            same.add_row(Text(f"{s.a[0]} {s.a[1]}"), Text(f"{s.b[0]} {s.b[1]}"),
-                         f"{s.score:g}", Text(s.why))
-        parts.append(same)
-    return Group(*parts)
-
-
-def case_rich(case: Case) -> RenderableType:
-    """Return one case as rich tables for the terminal."""
-    fields = Table.grid(padding=(0, 2))
-    fields.add_column(style="bold")
-    fields.add_column()
-    for name, value in (
-        ("receipt", display(case.receipt)),
-        ("status", case.status),
-        ("assignee", case.assignee or "nobody"),
-        ("target type", case.target_type),
-        ("received", iso(case.received_at)),
-        ("updated", iso(case.updated_at)),
-        ("reporter", f"{case.reporter} ({_count(case.reporter_reports, 'report')} in all)"),
-        ("channel", f"{case.channel}, {case.lang}"),
-        ("who", case.who),
-        ("description", case.description),
-    ):
-        fields.add_row(name, Text(value))
-    parts: list[RenderableType] = [fields]
-    identifiers = Table(box=box.SIMPLE_HEAD, title="Identifiers", title_justify="left")
-    for name in ("kind", "value", "as written", "watchlist", "reports naming it"):
-        identifiers.add_column(name, justify="right" if name.startswith("reports") else "left")
-    for i in case.identifiers:
-        identifiers.add_row(Text(i.kind), Text(i.value), Text(i.raw),
-                            Text(i.watchlist or "", style="bold red"), f"{i.reports:,}")
-    parts.append(identifiers if case.identifiers else Text("No identifiers."))
-    evidence = Table(box=box.SIMPLE_HEAD, title="Evidence", title_justify="left")
-    for name in ("#", "kind", "received", "status", "sha256", "details"):
-        evidence.add_column(name)
-    for e in case.evidence:
-        status = e.fetch_status
-        if e.attempts:
-            status += f" (tried {e.attempts}×{': ' + e.last_error if e.last_error else ''})"
-        details = ", ".join(f"{k}: {v}" for k, v in e.details.items())
-        size = f" {e.size:,} B" if e.size else ""
-        evidence.add_row(str(e.id), Text(e.kind), short(e.received_at), Text(status),
-                         Text((e.sha256 or "") + size), Text(details))
-    parts.append(evidence if case.evidence else Text("No evidence."))
-    history = Table(box=box.SIMPLE_HEAD, title="History", title_justify="left")
-    for name in ("at", "who", "action", "detail"):
-        history.add_column(name)
-    for h in case.history:
-        history.add_row(short(h.at), Text(h.actor), Text(h.action), Text(h.detail))
-    parts.append(history)
-    return Group(*parts)
