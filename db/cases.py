@@ -1,0 +1,99 @@
+"""One case in the database: read a report in full, and apply an investigator's update."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from db.watchlist import watchlist_match
+from triage.case import Case, Change, Evidence, HistoryEntry, Identifier, Update, plan
+from triage.extract import KINDS
+
+
+def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
+    """Return the report with this receipt (normalised form) in full, or None."""
+    row = db.execute(
+        "SELECT id, receipt, status, assignee, target_type, channel, reporter, lang, who, "
+        "description, received_at, updated_at FROM reports WHERE receipt = ?", (receipt,),
+    ).fetchone()
+    if row is None:
+        return None
+    report_id, *fields = row
+    (filed,) = db.execute(
+        "SELECT count(*) FROM reports WHERE reporter = ?", (fields[5],)
+    ).fetchone()
+    identifiers = [
+        Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0))
+        for kind, value, raw, reports in db.execute(
+            "SELECT i.kind, i.value, i.raw, (SELECT s.reports FROM entity_stats AS s "
+            "WHERE s.kind = i.kind AND s.value = i.value AND s.status = '*') "
+            "FROM report_identifiers AS i "
+            "WHERE i.report_id = ?", (report_id,),
+        )
+    ]
+    identifiers.sort(key=lambda i: (KINDS.index(i.kind) if i.kind in KINDS else len(KINDS),
+                                    i.value))
+    evidence = [
+        Evidence(id_, kind, received_at, fetch_status, sha256, size, mime, fetched_at,
+                 _details(details), attempts, last_error)
+        for (id_, kind, received_at, fetch_status, sha256, size, mime, fetched_at, details,
+             attempts, last_error) in db.execute(
+            "SELECT e.id, e.kind, e.received_at, e.fetch_status, e.sha256, e.size, e.mime, "
+            "e.fetched_at, e.details, j.attempts, j.last_error FROM evidence AS e "
+            "LEFT JOIN fetch_jobs AS j ON j.evidence_id = e.id "
+            "WHERE e.report_id = ? ORDER BY e.received_at, e.id", (report_id,),
+        )
+    ]
+    history = [
+        HistoryEntry(*entry) for entry in db.execute(
+            "SELECT at, actor, action, detail FROM report_history WHERE report_id = ? "
+            "ORDER BY at, id", (report_id,),
+        )
+    ]
+    (receipt_, status, assignee, target_type, channel, reporter, lang, who, description,
+     received_at, updated_at) = fields
+    return Case(receipt_, status, assignee, target_type, channel, reporter, int(filed), lang,
+                who, description, received_at, updated_at, identifiers, evidence, history)
+
+
+def _details(text: str) -> dict[str, Any]:
+    """Decode an evidence item's details (a JSON object), tolerating a damaged one."""
+    try:
+        details = json.loads(text)
+    except ValueError:
+        return {"unreadable": text}
+    return details if isinstance(details, dict) else {"value": details}
+
+
+def update_case(db: sqlite_utils.Database, receipt: str, update: Update, actor: str, now: int
+                ) -> list[Change] | None:
+    """Apply an update in one transaction and log it; return the changes (None: no report)."""
+    # BEGIN IMMEDIATE: the server may be writing; the read below must see what we change.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute(
+            "SELECT id, status, assignee FROM reports WHERE receipt = ?", (receipt,)
+        ).fetchone()
+        if row is None:
+            db.execute("ROLLBACK")
+            return None
+        report_id, status, assignee = row
+        after = plan(update, status, assignee)
+        if after.changes:
+            # updated_at is what the reporter's 查询 shows as the last update.
+            db.execute(
+                "UPDATE reports SET status = ?, assignee = ?, updated_at = ? WHERE id = ?",
+                (after.status, after.assignee, now, report_id),
+            )
+            db.conn.executemany(
+                "INSERT INTO report_history (report_id, at, actor, action, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(report_id, now, actor, c.action, c.detail) for c in after.changes],
+            )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return after.changes

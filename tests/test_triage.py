@@ -1,0 +1,403 @@
+"""`tipline triage`: what is new, what is big, what is possibly the same platform."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import cli_cases
+from db.connection import connect
+from db.summary import SqlSummary
+from db.watchlist import import_entries, watchlist_match
+from tests.conftest import ROOT
+from tests.desk import DAY, Desk, tipline
+from tests.test_cli import run
+from triage import score as scoring
+from triage import summary as summary_module
+from triage.allowlist import is_allowlisted
+from triage.extract import KINDS, extract
+from triage.summary import Filters, Totals, summarise
+from triage.watchlist import lookup_terms, parse_csv
+
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00")
+RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
+WATCHLIST = "name,aliases,domains,addresses\nHuobi,火币;HTX,huobi.com,\n"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    return Desk(tmp_path / "tipline.db")
+
+
+def triage_json(desk: Desk, *args: str) -> dict[str, Any]:
+    result = tipline(desk.path, "triage", "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+def entities(report: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+    return [(e["kind"], e["value"], e["reports"], e["reporters"]) for e in report["entities"]]
+
+
+def file_a_busy_week(desk: Desk) -> dict[str, str]:
+    """Three people report one exchange (one of them twice); other tips around it."""
+    receipts = {
+        "first": desk.file("网址 https://www.huobi-vip.cc/reg", reporter="p_ann", days_ago=3),
+        "again": desk.file("还是 huobi-vip.cc", reporter="p_ann", days_ago=2),
+        "bob": desk.file("huobi-vip.cc 让我充值", reporter="p_bob", days_ago=1),
+        "cat": desk.file("www.huobi-vip.cc 客服微信：coinvip888", reporter="p_cat",
+                         target_type="wechat_account"),
+        "phone": desk.file("收款支付宝 13800138000", reporter="p_dan", target_type="payment"),
+        "old": desk.file("okx-lucky.top", reporter="p_eve", days_ago=200),
+        "bank": desk.file("转到 https://www.icbc.com.cn/pay", reporter="p_fay"),
+    }
+    for n in range(4):  # an old platform many people reported, long quiet
+        desk.file("okx-lucky.top", reporter=f"p_old{n}", days_ago=200 + n)
+    return receipts
+
+
+# ------------------------------------------------------------------- the investigator's story
+
+
+def test_an_investigator_sees_totals_and_entities_ranked_by_distinct_reporters(
+    desk: Desk,
+) -> None:
+    receipts = file_a_busy_week(desk)
+    report = triage_json(desk, "--by", "ann")
+
+    assert ISO.fullmatch(report["generated_at"])
+    assert report["totals"] == {
+        "reports": 11, "reporters": 10,
+        "by_status": {"new": 11, "reviewing": 0, "escalated": 0, "dismissed": 0, "closed": 0},
+        "by_target_type": {"exchange": 9, "ico": 0, "wechat_account": 1, "payment": 1,
+                           "app": 0, "other": 0},
+    }
+    ranked = entities(report)
+    # Four reports of huobi-vip.cc from three people: ann's second report adds no voice.
+    assert ranked[0] == ("domain", "huobi-vip.cc", 4, 3)
+    assert ("domain", "okx-lucky.top", 5, 5) in ranked  # more people, but 200 days ago
+    assert ranked.index(("domain", "okx-lucky.top", 5, 5)) > ranked.index(
+        ("phone", "+8613800138000", 1, 1))
+    assert all(not is_allowlisted(kind, value) for kind, value, _, _ in ranked)
+    assert not any(value == "icbc.com.cn" for _, value, _, _ in ranked)  # a bank, left out
+
+    top = report["entities"][0]
+    assert top["receipts"] == [receipts["cat"], receipts["bob"], receipts["again"],
+                               receipts["first"]]  # newest first, shown as XXXXX-XXXXX
+    assert ISO.fullmatch(top["first_seen"]) and ISO.fullmatch(top["last_seen"])
+    assert top["watchlist"] is None
+    scores = [e["score"] for e in report["entities"]]
+    assert scores == sorted(scores, reverse=True)
+    assert report["new_since"] == {"last_run": None, "reports": None, "entities": 0}
+
+
+def test_the_second_run_says_what_arrived_since_the_first(desk: Desk) -> None:
+    file_a_busy_week(desk)
+    first = triage_json(desk, "--by", "ann")
+    (last_run,) = desk.rows("SELECT last_run_at FROM triage_runs WHERE investigator = 'ann'")[0]
+    desk.file("新平台 coin-new.vip", reporter="p_new", at=last_run + 60)
+
+    second = triage_json(desk, "--by", "ann")
+    assert second["new_since"]["last_run"] == first["generated_at"]
+    assert second["new_since"]["reports"] == 1
+    new = [e["value"] for e in second["entities"] if e["new"]]
+    assert new == ["coin-new.vip"]
+    # Another investigator has never run triage: nothing is "new" to compare with.
+    assert triage_json(desk, "--by", "bob")["new_since"]["reports"] is None
+
+
+def test_since_status_kind_and_top_narrow_the_summary(desk: Desk) -> None:
+    receipts = file_a_busy_week(desk)
+    assert tipline(desk.path, "case", receipts["bob"], "--status", "reviewing").exit_code == 0
+
+    recent = triage_json(desk, "--since", iso_days_ago(desk, 30))
+    assert recent["totals"]["reports"] == 6
+    assert "okx-lucky.top" not in [v for _, v, _, _ in entities(recent)]
+    assert recent["filters"]["since"].endswith("+08:00")
+
+    reviewing = triage_json(desk, "--status", "reviewing")
+    assert reviewing["totals"]["by_status"]["reviewing"] == 1
+    assert entities(reviewing) == [("domain", "huobi-vip.cc", 1, 1)]
+
+    both = triage_json(desk, "--status", "NEW", "--status", "reviewing", "--kind", "domain")
+    assert {kind for kind, _, _, _ in entities(both)} == {"domain"}
+    assert entities(both)[0] == ("domain", "huobi-vip.cc", 4, 3)
+
+    phones = triage_json(desk, "--kind", "phone", "--top", "1")
+    assert entities(phones) == [("phone", "+8613800138000", 1, 1)]
+
+
+def test_a_watchlist_match_is_shown_and_lifts_the_score(desk: Desk) -> None:
+    import_entries(desk.db, parse_csv(WATCHLIST.encode()), desk.now)
+    desk.file("平台名称：火幣網", reporter="p_ann")  # traditional, with 网: the key 火币
+    desk.file("平台名称：星链", reporter="p_bob")  # the same in every way but the watchlist
+
+    report = triage_json(desk)
+    by_value = {e["value"]: e for e in report["entities"]}
+    assert by_value["火币"]["watchlist"] == "Huobi"
+    assert by_value["星链"]["watchlist"] is None
+    assert by_value["火币"]["score"] == pytest.approx(
+        by_value["星链"]["score"] * scoring.WATCHLIST_BONUS, rel=1e-3)
+    assert report["entities"][0]["value"] == "火币"
+
+
+def test_possibly_the_same_platform_is_suggested_never_merged(desk: Desk) -> None:
+    desk.file("平台名称：火币", reporter="p_ann")
+    desk.file("https://huobi-vip.cc/register", reporter="p_bob")
+
+    report = triage_json(desk)
+    pairs = [({s["a"]["value"], s["b"]["value"]}, s["score"], s["why"])
+             for s in report["suggestions"]]
+    assert ({"火币", "huobi-vip.cc"}, 90.0, "huobi inside huobi vip") in pairs
+    assert {"火币", "huobi-vip.cc"} <= {e["value"] for e in report["entities"]}
+
+
+def test_the_table_is_for_the_terminal_with_chinese_names_aligned(desk: Desk) -> None:
+    import_entries(desk.db, parse_csv(WATCHLIST.encode()), desk.now)
+    receipt = desk.file("平台名称：火币 网址 huobi-vip.cc", reporter="p_ann")
+
+    result = tipline(desk.path, "triage")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "1 report from 1 reporter; your first run" in result.stdout
+    header = next(line for line in lines if "reporters" in line and "score" in line)
+    name_line = next(line for line in lines if "火币" in line)
+    domain_line = next(line for line in lines if "huobi-vip.cc" in line and "domain" in line)
+    assert "Huobi" in name_line and receipt in name_line
+    # Columns line up in display cells, where each Chinese character takes two.
+    from rich.cells import cell_len
+
+    def column(line: str, text: str) -> int:
+        return cell_len(line[: line.index(text)])
+
+    assert column(name_line, "Huobi") == column(header, "watchlist")
+    assert column(name_line, receipt) == column(domain_line, receipt) == column(header,
+                                                                                "receipts")
+    assert "Possibly the same" in result.stdout
+
+
+def test_markdown_and_html_escape_what_reporters_and_lists_supply(desk: Desk) -> None:
+    evil = 'Evil<script>alert(1)</script>|*x*'
+    import_entries(desk.db, parse_csv(
+        f'name,aliases,domains,addresses\n"{evil}",,evil-exchange.cc,\n'.encode()), desk.now)
+    desk.file("https://evil-exchange.cc/a", reporter="p_ann")
+    desk.file("平台名称：火币", reporter="p_bob", days_ago=3)
+
+    markdown = tipline(desk.path, "triage", "--format", "markdown").stdout
+    row = next(line for line in markdown.splitlines() if "evil-exchange.cc" in line)
+    assert row.count(" | ") == 9  # ten cells: the pipe in the name is escaped
+    assert r"Evil\<script\>alert(1)\</script\>\|\*x\*" in row
+
+    out = desk.path.parent / "briefing.html"
+    result = tipline(desk.path, "triage", "--format", "html", "--output", str(out))
+    assert result.exit_code == 0 and "wrote" in result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<svg" in page and "<rect" in page  # reports per day, drawn inline
+    assert "火币" in page and page.startswith("<!DOCTYPE html>")
+    # Self-contained: no stylesheet, script, image, font or link to fetch; the URL a
+    # reporter named is text.
+    for external in ("<link", "<script", "src=", "href=", "url(", "@import"):
+        assert external not in page
+    assert "<td>https://evil-exchange.cc/a</td>" in page
+
+
+def test_triage_runs_as_a_process_and_prints_json(desk: Desk, tmp_path: Path) -> None:
+    file_a_busy_week(desk)
+    result = run(["triage", "--format", "json", "--top", "2"], {"TIPLINE_DB": str(desk.path)},
+                 tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [e["value"] for e in report["entities"]][:1] == ["huobi-vip.cc"]
+    assert len(report["entities"]) == 2 and result.stderr == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "last tuesday"], "--since: bad date 'last tuesday': use YYYY-MM-DD or ISO 8601"),
+    (["--since", "2024-13-01"], "--since: bad date '2024-13-01'"),
+    (["--status", "open"], "--status: unknown value 'open'; use one of new, reviewing"),
+    (["--kind", "iban"], "--kind: unknown value 'iban'; use one of url, domain"),
+    (["--output", "/nonexistent/dir/x.html", "--format", "html"],
+     "cannot write /nonexistent/dir/x.html: No such file or directory"),
+])
+def test_a_bad_option_is_one_line_and_a_nonzero_exit(
+    desk: Desk, tmp_path: Path, args: list[str], message: str
+) -> None:
+    desk.file("huobi-vip.cc")
+    result = run(["triage", *args], {"TIPLINE_DB": str(desk.path)}, tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: " + message), result.stderr
+
+
+def test_triage_without_a_database_says_where_it_looked(tmp_path: Path) -> None:
+    result = run(["triage"], {"TIPLINE_DB": str(tmp_path / "missing.db")}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: no database at {tmp_path / 'missing.db'} (set TIPLINE_DB or pass --db)")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_an_empty_tip_line_gives_an_empty_summary(desk: Desk) -> None:
+    report = triage_json(desk)
+    assert report["totals"]["reports"] == 0 and report["entities"] == []
+    assert "No entities." in tipline(desk.path, "triage", "--format", "markdown").stdout
+
+
+def test_help_explains_the_score_and_the_readme_documents_it() -> None:
+    help_text = tipline(Path("unused.db"), "triage", "--help").stdout
+    assert "score = 10 × log2(1 + distinct reporters)" in help_text
+    assert f"0.5 ^ (days since last seen / {scoring.HALF_LIFE_DAYS:g})" in help_text
+    assert f"× {scoring.WATCHLIST_BONUS:g} if it matches the watchlist" in help_text
+    for code, weight in scoring.TYPE_WEIGHTS.items():
+        assert code.split("_")[0] in help_text and f"{weight:g}" in help_text
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Triage score" in readme
+
+
+def test_the_cli_knows_the_extractors_kinds() -> None:
+    assert cli_cases.KINDS == KINDS
+
+
+def test_matched_kinds_are_their_own_watchlist_terms() -> None:
+    """The database matches these kinds by equality: lookup_terms must agree."""
+    text = ("https://www.Huobi-VIP.cc/reg 转到 0xcb218617B5451BD2d9aafDa3fEdaff19e594eee2 或 "
+            "TUVGLGuHvQr6M3Y3JgjytmEVVWiycrK2RD bc1qevscv9a4g5da9kd2lk3lakhlr8jefmhz0xa5rk "
+            "1KX4LDXZmgj9BsUQiR6GNcYMaiyfUqA1eY 火币.com")
+    found = [i for i in extract(text) if i.kind in summary_module.MATCHED_KINDS]
+    assert {i.kind for i in found} == set(summary_module.MATCHED_KINDS)
+    for i in found:
+        assert lookup_terms(i.kind, i.value) == [(i.kind, i.value)], i
+
+
+# ------------------------------------------------------------------- exactness at any depth
+
+
+def iso_days_ago(desk: Desk, days: int) -> str:
+    from triage.times import iso
+
+    return iso(desk.now - days * DAY)
+
+
+def brute_force(desk: Desk, filters: Filters, now: int, top: int) -> list[tuple[Any, ...]]:
+    """Score every entity straight from the reports, the slow and obvious way."""
+    rows = desk.rows(
+        "SELECT i.kind, i.value, r.reporter, r.received_at, r.status, r.target_type "
+        "FROM report_identifiers AS i JOIN reports AS r ON r.id = i.report_id")
+    grouped: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for kind, value, reporter, at, status, target_type in rows:
+        if filters.since is not None and at < filters.since:
+            continue
+        if filters.statuses and status not in filters.statuses:
+            continue
+        if filters.kinds and kind not in filters.kinds:
+            continue
+        if is_allowlisted(kind, value):
+            continue
+        grouped.setdefault((kind, value), []).append((reporter, at, target_type))
+    scored = []
+    for (kind, value), seen in grouped.items():
+        reporters = len({r for r, _, _ in seen})
+        last = max(at for _, at, _ in seen)
+        weight = max(scoring.weight_of(t) for _, _, t in seen)
+        name = watchlist_match(desk.db, kind, value)
+        total = scoring.score(reporters, last, weight, name is not None, now)
+        scored.append((total, kind, value, len(seen), reporters, name))
+    scored.sort(key=lambda s: (-s[0], -s[4], -s[3], s[1], s[2]))
+    return [(round(total, 2), *rest) for total, *rest in scored[:top]]
+
+
+def brute_totals(desk: Desk, filters: Filters) -> Totals:
+    """Count the selected reports straight from the reports table."""
+    selected = [
+        (reporter, status, target_type) for reporter, status, target_type, at in desk.rows(
+            "SELECT reporter, status, target_type, received_at FROM reports")
+        if (filters.since is None or at >= filters.since)
+        and (not filters.statuses or status in filters.statuses)
+    ]
+    return Totals(len(selected), len({r for r, _, _ in selected}),
+                  dict(Counter(s for _, s, _ in selected)),
+                  dict(Counter(t for _, _, t in selected)))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_ranking_is_exact_however_deep_the_walk_is_cut(
+    desk: Desk, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    import_entries(desk.db, parse_csv(
+        (WATCHLIST + "OKX,欧易,okx-lucky.top,\n").encode()), desk.now)
+    names = ["火币", "星链", "币赢", "欧易", "Huobi Global", "CoinPro"]
+    domains = [f"site{n}.top" for n in range(12)] + ["okx-lucky.top", "icbc.com.cn"]
+    for n in range(160):
+        who = rng.choice(domains)
+        if rng.random() < 0.5:
+            who += f" 平台名称：{rng.choice(names)}"
+        if rng.random() < 0.3:
+            who += f" 电话 1391234{rng.randrange(20):04d}"
+        desk.file(who, reporter=f"p_{rng.randrange(25)}",
+                  target_type=rng.choice(list(scoring.TYPE_WEIGHTS)),
+                  days_ago=rng.random() * 120, description=f"tip {n}")
+    for receipt, in desk.rows("SELECT receipt FROM reports ORDER BY random() LIMIT 60"):
+        desk.db.execute("UPDATE reports SET status = ? WHERE receipt = ?",
+                        (rng.choice(["reviewing", "closed", "dismissed"]), receipt))
+    # Tiny depths and budgets, so the walk is cut, deepened and falls back to a scan.
+    monkeypatch.setattr(summary_module, "SUGGESTION_POOL", 3)
+    monkeypatch.setattr(summary_module, "DEPTH_PER_ENTITY", 1)
+    monkeypatch.setattr(summary_module, "MAX_LOOKUPS", 2)
+    source = SqlSummary(connect(desk.path))
+    for filters in (Filters(), Filters(statuses=("new",)),
+                    Filters(statuses=("new", "reviewing")), Filters(kinds=("phone", "name")),
+                    Filters(since=desk.now - 30 * DAY), Filters(since=desk.now - 100 * DAY),
+                    Filters(since=desk.now - 60 * DAY, statuses=("new", "closed"))):
+        assert source.totals(filters) == brute_totals(desk, filters), filters
+        for top in (1, 4, 15):
+            got = summarise(source, filters, desk.now, top)
+            assert [(e.score, e.kind, e.value, e.reports, e.reporters, e.watchlist)
+                    for e in got.entities] == brute_force(desk, filters, desk.now, top), (
+                filters, top)
+
+
+def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> None:
+    rng = random.Random(9)
+    for _ in range(80):
+        desk.file(f"site{rng.randrange(6)}.top 电话 1391234{rng.randrange(5):04d}",
+                  reporter=f"p_{rng.randrange(8)}", days_ago=rng.random() * 50,
+                  target_type=rng.choice(["exchange", "payment", "other"]))
+
+    def recomputed() -> list[tuple[Any, ...]]:
+        return desk.rows(
+            "SELECT kind, value, '*', count(*), count(DISTINCT reporter), min(received_at), "
+            "max(received_at), sum(target_type = 'payment') FROM report_identifiers AS i "
+            "JOIN reports AS r ON r.id = i.report_id GROUP BY kind, value UNION ALL "
+            "SELECT kind, value, status, count(*), count(DISTINCT reporter), "
+            "min(received_at), max(received_at), sum(target_type = 'payment') "
+            "FROM report_identifiers AS i JOIN reports AS r ON r.id = i.report_id "
+            "GROUP BY kind, value, status ORDER BY 1, 2, 3")
+
+    def kept() -> list[tuple[Any, ...]]:
+        assert desk.rows("SELECT * FROM report_totals ORDER BY 1, 2") == desk.rows(
+            "SELECT status, target_type, count(*) FROM reports GROUP BY 1, 2 ORDER BY 1, 2")
+        assert desk.rows("SELECT * FROM reporter_totals ORDER BY 1, 2") == desk.rows(
+            "SELECT reporter, status, count(*) FROM reports GROUP BY 1, 2 ORDER BY 1, 2")
+        return desk.rows("SELECT kind, value, status, reports, reporters, first_seen, "
+                         "last_seen, payment FROM entity_stats ORDER BY 1, 2, 3")
+
+    assert kept() == recomputed()
+    for receipt, in desk.rows("SELECT receipt FROM reports ORDER BY random() LIMIT 30"):
+        tipline(desk.path, "case", receipt, "--status", rng.choice(["reviewing", "closed"]))
+    assert kept() == recomputed()
+    desk.db.execute("UPDATE reports SET target_type = 'payment', reporter = 'p_x', "
+                    "received_at = received_at - 86400 WHERE id % 3 = 0")
+    assert kept() == recomputed()
+    desk.db.execute("DELETE FROM reports WHERE received_at < ?", (desk.now - 30 * DAY,))
+    assert kept() == recomputed() and kept()
+    desk.db.execute("DELETE FROM reports")
+    assert kept() == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
+    assert desk.rows("SELECT count(*) FROM report_totals") == [(0,)]

@@ -1,0 +1,186 @@
+"""Case handling: statuses, what an investigator's update changes, and one report in full.
+
+Pure: db/cases.py reads and writes, this module decides and describes. Every change is
+an entry in the report's append-only history (who, when, what): `status` ("new →
+reviewing"), `assign` ("nobody → alice") and `note` (the text). Reporters appear only as
+their pseudonyms; notes never reach the reporter (查询 shows status and date only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.receipts import display
+from triage.times import iso
+
+STATUSES = ("new", "reviewing", "escalated", "dismissed", "closed")
+NOBODY = "nobody"
+MAX_NOTE = 4000  # characters; a note is a finding, not a document
+
+
+class CaseError(ValueError):
+    """An update that cannot be made; the message is one line for the investigator."""
+
+
+def parse_status(text: str) -> str:
+    """Return a valid status from what was typed, or raise CaseError naming the choices."""
+    status = text.strip().lower()
+    if status not in STATUSES:
+        raise CaseError(f"unknown status {text!r}: use {', '.join(STATUSES[:-1])} or "
+                        f"{STATUSES[-1]}")
+    return status
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What an investigator asked to change; None leaves a field as it is."""
+
+    status: str | None = None
+    assignee: str | None = None  # "" unassigns
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None:
+            parse_status(self.status)
+        if self.note is not None and not self.note.strip():
+            raise CaseError("the note is empty")
+        if self.note is not None and len(self.note) > MAX_NOTE:
+            raise CaseError(f"the note is longer than {MAX_NOTE} characters")
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing was asked."""
+        return self.status is None and self.assignee is None and self.note is None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One history entry to write: an action and what changed."""
+
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What an update does to a case: the history entries, and the status and assignee after."""
+
+    changes: list[Change]
+    status: str
+    assignee: str | None
+
+
+def plan(update: Update, status: str, assignee: str | None) -> Plan:
+    """Return what an update does to a case in this state (no changes: nothing to do)."""
+    changes: list[Change] = []
+    if update.status is not None and (new_status := parse_status(update.status)) != status:
+        changes.append(Change("status", f"{status} → {new_status}"))
+        status = new_status
+    if update.assignee is not None and (new := update.assignee.strip() or None) != assignee:
+        changes.append(Change("assign", f"{assignee or NOBODY} → {new or NOBODY}"))
+        assignee = new
+    if update.note is not None:
+        changes.append(Change("note", update.note.strip()))
+    return Plan(changes, status, assignee)
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """An identifier of the report, with its watchlist match and how many reports name it."""
+
+    kind: str
+    value: str
+    raw: str
+    watchlist: str | None
+    reports: int
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of evidence and the state of its download."""
+
+    id: int
+    kind: str
+    received_at: int
+    fetch_status: str
+    sha256: str | None
+    size: int | None
+    mime: str | None
+    fetched_at: int | None
+    details: dict[str, Any]
+    attempts: int | None = None  # still queued: downloads tried so far
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of the audit log."""
+
+    at: int
+    actor: str
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One report in full, as `tipline show` prints it."""
+
+    receipt: str
+    status: str
+    assignee: str | None
+    target_type: str
+    channel: str
+    reporter: str  # the pseudonym
+    reporter_reports: int  # reports this pseudonym filed in all
+    lang: str
+    who: str
+    description: str
+    received_at: int
+    updated_at: int
+    identifiers: list[Identifier] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[HistoryEntry]:
+        """The investigators' notes, oldest first."""
+        return [entry for entry in self.history if entry.action == "note"]
+
+
+def _history(entry: HistoryEntry) -> dict[str, Any]:
+    return {"at": iso(entry.at), "actor": entry.actor, "action": entry.action,
+            "detail": entry.detail}
+
+
+def case_json(case: Case) -> dict[str, Any]:
+    """Return the `tipline show --json` object (DESIGN.md's fields and more)."""
+    return {
+        "receipt": display(case.receipt),
+        "status": case.status,
+        "assignee": case.assignee,
+        "target_type": case.target_type,
+        "channel": case.channel,
+        "reporter": case.reporter,
+        "reporter_reports": case.reporter_reports,
+        "lang": case.lang,
+        "received_at": iso(case.received_at),
+        "updated_at": iso(case.updated_at),
+        "who": case.who,
+        "description": case.description,
+        "identifiers": [
+            {"kind": i.kind, "value": i.value, "raw": i.raw, "watchlist": i.watchlist,
+             "reports": i.reports}
+            for i in case.identifiers
+        ],
+        "evidence": [
+            {"id": e.id, "kind": e.kind, "received_at": iso(e.received_at),
+             "fetch_status": e.fetch_status, "sha256": e.sha256, "size": e.size,
+             "mime": e.mime, "fetched_at": iso(e.fetched_at) if e.fetched_at else None,
+             "details": e.details, "attempts": e.attempts, "last_error": e.last_error}
+            for e in case.evidence
+        ],
+        "notes": [{"at": iso(n.at), "by": n.actor, "text": n.detail} for n in case.notes],
+        "history": [_history(entry) for entry in case.history],
+    }

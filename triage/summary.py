@@ -1,0 +1,270 @@
+"""The triage summary: totals, the ranked entity list and "possibly the same" suggestions.
+
+`summarise` works over a SummarySource (db/summary.py implements it in SQL), so it does no
+I/O of its own and takes `now` as an argument.
+
+Ranking is exact but lazy. The source hands over the few hundred entities with the highest
+ceiling (the most each can score: its base score from running totals, exact, or an upper
+bound when totals are summed over statuses or cut by a --since window; times the
+watchlist bonus where its kind could match) and a ceiling for all it left out. Here they
+are scored exactly in that order (reporters counted, the window re-read, the watchlist
+looked up), each only if it could still make the list, until the N-th best score beats
+every ceiling left. If the list runs out first it is fetched deeper; if too many bounds
+prove loose (a short --since window), the source ranks from one pass over the reports.
+Allowlisted domains (triage.allowlist) never enter the list. "Possibly the same"
+suggestions are computed among the shown entities and the SUGGESTION_POOL highest
+ceilings only, and kept when at least one side is shown.
+"""
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from triage import score as scoring
+from triage.allowlist import allowlisted_domains
+from triage.similar import Suggestion, similar
+from triage.times import DAY, UTC_OFFSET, day_number
+from triage.watchlist import lookup_terms
+
+RECEIPTS_PER_ENTITY = 5
+SUGGESTION_POOL = 200
+MAX_SUGGESTIONS = 30
+CHART_DAYS = 90
+# The kinds triage.watchlist.lookup_terms can match: no other kind gets the bonus. For
+# the first, the watchlist term is the identifier itself (a registrable domain, an address
+# in extract's form), so the database can tell a match; the others need lookup_terms.
+MATCHED_KINDS = ("domain", "evm", "btc", "tron")
+WATCHLIST_KINDS = (*MATCHED_KINDS, "name", "url", "email")
+_MARGIN = 1 + 1e-9
+# Entities read per entity shown: the watchlist bonus and loose bounds need a margin.
+DEPTH_PER_ENTITY = 50
+# Exact look-ups a walk may make before ranking from one pass over the reports instead.
+MAX_LOOKUPS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which reports count: received since a time, in some statuses, naming some kinds."""
+
+    since: int | None = None
+    statuses: tuple[str, ...] = ()  # empty: every status
+    kinds: tuple[str, ...] = ()  # empty: every kind (entities only; totals count reports)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Counts over the reports the filters select."""
+
+    reports: int
+    reporters: int
+    by_status: dict[str, int]
+    by_target_type: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    """One entity as the database ranks it, before its reporters and watchlist are checked."""
+
+    kind: str
+    value: str
+    reports: int
+    reporters: int  # exact, or an upper bound
+    exact: bool  # whether `reporters` is exact
+    first_seen: int
+    last_seen: int
+    weight: float
+    base_score: float  # with `reporters` as it is: exact or an upper bound
+    ceiling: float  # the most its score can be: base_score with any watchlist bonus
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Entities by ceiling, highest first, and the highest ceiling of any entity left out."""
+
+    rows: list[EntityRow]
+    rest: float  # 0 when no entity was left out
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One ranked entity as investigators see it."""
+
+    kind: str
+    value: str
+    reports: int
+    reporters: int
+    first_seen: int
+    last_seen: int
+    score: float
+    watchlist: str | None
+    receipts: tuple[str, ...]
+    new: bool  # first seen after the investigator's previous run
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Everything `tipline triage` prints."""
+
+    generated_at: int
+    filters: Filters
+    totals: Totals
+    last_run: int | None  # the investigator's previous run
+    new_reports: int | None  # reports received since then (None on a first run)
+    entities: list[Entity]
+    suggestions: list[Suggestion]
+    per_day: list[tuple[int, int]] = field(default_factory=list)  # (day number, reports)
+    chart_start: int = 0  # when the per-day counts start (epoch seconds)
+
+
+class SummarySource(Protocol):
+    """What the summary reads from the database."""
+
+    def totals(self, filters: Filters) -> Totals:
+        """Count reports, reporters, statuses and target types."""
+        ...
+
+    def ranked(self, filters: Filters, now: int, depth: int, exclude_domains: Collection[str],
+               bonus_kinds: Collection[str], matched_kinds: Collection[str] = (),
+               scan: bool = False) -> Ranking:
+        """Return about `depth` entities by ceiling, and a ceiling for all the others.
+
+        An entity's ceiling is its base score, or an upper bound of it, times the watchlist
+        bonus if its kind is in `bonus_kinds`, or in `matched_kinds` and the entity is a
+        watchlist term itself (such entities are always among the rows). `scan`: rank
+        from one pass over the selected reports, never from running totals.
+        """
+        ...
+
+    def refine(self, row: EntityRow, filters: Filters, now: int) -> EntityRow | None:
+        """Return a ranked row's exact figures over the selected reports (None: none)."""
+        ...
+
+    def receipts(self, kind: str, value: str, filters: Filters, limit: int) -> list[str]:
+        """Return the receipts of the latest reports naming an entity, newest first."""
+        ...
+
+    def watchlist_terms(self) -> dict[tuple[str, str], str]:
+        """Return every watchlist term (kind, value) with the name it stands for."""
+        ...
+
+    def reports_since(self, filters: Filters, at: int) -> int:
+        """Count the selected reports received after a time."""
+        ...
+
+    def per_day(self, filters: Filters, start: int) -> list[tuple[int, int]]:
+        """Return (day number, reports) for the selected reports received since `start`."""
+        ...
+
+
+Scored = tuple[float, EntityRow, str | None]  # score, exact figures, watchlist name
+DONE, DEEPER, LOOSE = "done", "deeper", "loose"
+
+
+def _rank(source: SummarySource, filters: Filters, now: int, top: int
+          ) -> tuple[list[Scored], list[EntityRow]]:
+    """Return the exact best `top`, and the rows by ceiling."""
+    terms = source.watchlist_terms()
+    bonus_kinds = tuple(k for k in WATCHLIST_KINDS if k not in MATCHED_KINDS) if terms else ()
+    matched_kinds = MATCHED_KINDS if terms else ()
+    depth = max(DEPTH_PER_ENTITY * top, SUGGESTION_POOL)
+    scored: dict[tuple[str, str], Scored | None] = {}  # None: no selected report names it
+    scan = False
+    while True:
+        ranking = source.ranked(filters, now, depth, allowlisted_domains(), bonus_kinds,
+                                matched_kinds, scan)
+        outcome = _walk(source, ranking, filters, now, top, terms, scored,
+                        None if scan else MAX_LOOKUPS)
+        if outcome == DONE:
+            return _sorted(s for s in scored.values() if s)[:top], ranking.rows
+        if outcome == LOOSE:
+            scan = True
+        else:
+            depth *= 8
+
+
+def _walk(source: SummarySource, ranking: Ranking, filters: Filters, now: int, top: int,
+          terms: dict[tuple[str, str], str], scored: dict[tuple[str, str], Scored | None],
+          budget: int | None) -> str:
+    """Score rows in ceiling order into `scored`; say whether the best `top` are known."""
+    best: list[float] = []  # a min-heap of the best `top` scores so far
+    lookups = 0
+    for row in ranking.rows:
+        # Nothing from here down, nor left out, can score more (or tie, and win on
+        # reporters, reports or name). SQL and Python may differ in the last bit: a margin.
+        if len(best) >= top and best[0] > max(row.ceiling, ranking.rest) * _MARGIN:
+            return DONE
+        key = (row.kind, row.value)
+        if key not in scored:
+            name = _watchlist_name(terms, *key) if terms else None
+            bonus = scoring.WATCHLIST_BONUS if name else 1.0
+            if not row.exact:
+                if len(best) >= top and row.base_score * bonus * _MARGIN < best[0]:
+                    continue  # cannot make it, even at its bound
+                lookups += 1
+                if budget is not None and lookups > budget:
+                    return LOOSE
+            found = row if row.exact else source.refine(row, filters, now)
+            scored[key] = None if found is None else _score(found, name, now)
+        if (entry := scored[key]) is not None:
+            heapq.heappush(best, entry[0])
+            if len(best) > top:
+                heapq.heappop(best)
+    if ranking.rest and not (len(best) >= top and best[0] > ranking.rest * _MARGIN):
+        return DEEPER  # an entity left out may still score more
+    return DONE
+
+
+def _score(row: EntityRow, name: str | None, now: int) -> Scored:
+    """Score an entity from its exact figures."""
+    total = scoring.score(row.reporters, row.last_seen, row.weight, name is not None, now)
+    return total, replace(row, exact=True, ceiling=total), name
+
+
+def _watchlist_name(terms: dict[tuple[str, str], str], kind: str, value: str) -> str | None:
+    """Return the watchlist name an identifier matches (as db.watchlist.watchlist_match)."""
+    for term in lookup_terms(kind, value):
+        if term in terms:
+            return terms[term]
+    return None
+
+
+def _sorted(scored: Iterable[Scored]) -> list[Scored]:
+    """Sort scored entities best first; ties by reporters, reports, then kind and value."""
+    return sorted(scored, key=lambda s: (-s[0], -s[1].reporters, -s[1].reports, s[1].kind,
+                                         s[1].value))
+
+
+def summarise(source: SummarySource, filters: Filters, now: int, top: int,
+              last_run: int | None = None, chart: bool = False) -> Summary:
+    """Build the triage summary of the reports the filters select."""
+    ranked, by_ceiling = _rank(source, filters, now, top)
+    entities = [
+        Entity(row.kind, row.value, row.reports, row.reporters, row.first_seen,
+               row.last_seen, round(total, 2), name,
+               tuple(source.receipts(row.kind, row.value, filters, RECEIPTS_PER_ENTITY)),
+               last_run is not None and row.first_seen > last_run)
+        for total, row, name in ranked
+    ]
+    shown = {(e.kind, e.value) for e in entities}
+    pool = [*shown, *((row.kind, row.value) for row in by_ceiling[:SUGGESTION_POOL])]
+    suggestions = [s for s in similar(pool) if s.a in shown or s.b in shown][:MAX_SUGGESTIONS]
+    per_day: list[tuple[int, int]] = []
+    start = 0
+    if chart:
+        # Midnight (Beijing) CHART_DAYS - 1 days ago, or the --since time if later.
+        start = (day_number(now) - CHART_DAYS + 1) * DAY - UTC_OFFSET
+        start = max(start, filters.since or start)
+        per_day = source.per_day(filters, start)
+    return Summary(
+        generated_at=now,
+        filters=filters,
+        totals=source.totals(filters),
+        last_run=last_run,
+        new_reports=None if last_run is None else source.reports_since(filters, last_run),
+        entities=entities,
+        suggestions=suggestions,
+        per_day=per_day,
+        chart_start=start,
+    )

@@ -1,0 +1,111 @@
+"""Print the triage summary and a case as rich tables for the terminal.
+
+Data is always passed to rich as Text, so markup in what reporters wrote ([bold]…) is
+shown as written, never interpreted. Chinese characters take two cells; rich aligns them.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from handlers.receipts import display
+from handlers.texts import TARGET_TYPES
+from triage.case import STATUSES, Case
+from triage.render import RECEIPTS_SHOWN, filters_line, headline, in_order, plural
+from triage.summary import Summary
+from triage.times import iso, short
+
+
+def summary_rich(summary: Summary) -> RenderableType:
+    """Return the summary as rich tables for the terminal."""
+    totals = summary.totals
+    counts = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("status", "reports", "target type", "reports"):
+        counts.add_column(name, justify="right" if name == "reports" else "left")
+    statuses = list(in_order(totals.by_status, STATUSES).items())
+    types = list(in_order(totals.by_target_type, TARGET_TYPES).items())
+    for i in range(max(len(statuses), len(types))):
+        cells: list[str] = []
+        for column in (statuses, types):
+            cells += [column[i][0], f"{column[i][1]:,}"] if i < len(column) else ["", ""]
+        counts.add_row(*map(Text, cells))
+    entities = Table(box=box.SIMPLE_HEAD, title="Entities", title_justify="left")
+    for name in ("#", "kind", "value", "watchlist", "reports", "reporters", "first seen",
+                 "last seen", "score", "receipts"):
+        numeric = name in ("#", "reports", "reporters", "score")
+        entities.add_column(name, justify="right" if numeric else "left")
+    for i, e in enumerate(summary.entities, 1):
+        value = Text(e.value)
+        if e.new:
+            value.append(" new", style="magenta")
+        entities.add_row(
+            str(i), Text(e.kind), value, Text(e.watchlist or "", style="bold red"),
+            f"{e.reports:,}", f"{e.reporters:,}", short(e.first_seen), short(e.last_seen),
+            f"{e.score:.2f}", " ".join(display(r) for r in e.receipts[:RECEIPTS_SHOWN]),
+        )
+    parts: list[RenderableType] = [
+        Text(f"Tipline triage, {short(summary.generated_at)} ({filters_line(summary)})",
+             style="bold"),
+        Text(headline(summary)),
+        counts,
+        entities if summary.entities else Text("No entities."),
+    ]
+    if summary.suggestions:
+        same = Table(box=box.SIMPLE_HEAD, title="Possibly the same", title_justify="left")
+        for name in ("entity", "entity", "score", "why"):
+            same.add_column(name, justify="right" if name == "score" else "left")
+        for s in summary.suggestions:
+            same.add_row(Text(f"{s.a[0]} {s.a[1]}"), Text(f"{s.b[0]} {s.b[1]}"),
+                         f"{s.score:g}", Text(s.why))
+        parts.append(same)
+    return Group(*parts)
+
+
+def case_rich(case: Case) -> RenderableType:
+    """Return one case as rich tables for the terminal."""
+    fields = Table.grid(padding=(0, 2))
+    fields.add_column(style="bold")
+    fields.add_column()
+    for name, value in (
+        ("receipt", display(case.receipt)),
+        ("status", case.status),
+        ("assignee", case.assignee or "nobody"),
+        ("target type", case.target_type),
+        ("received", iso(case.received_at)),
+        ("updated", iso(case.updated_at)),
+        ("reporter", f"{case.reporter} ({plural(case.reporter_reports, 'report')} in all)"),
+        ("channel", f"{case.channel}, {case.lang}"),
+        ("who", case.who),
+        ("description", case.description),
+    ):
+        fields.add_row(name, Text(value))
+    parts: list[RenderableType] = [fields]
+    identifiers = Table(box=box.SIMPLE_HEAD, title="Identifiers", title_justify="left")
+    for name in ("kind", "value", "as written", "watchlist", "reports naming it"):
+        identifiers.add_column(name, justify="right" if name.startswith("reports") else "left")
+    for i in case.identifiers:
+        identifiers.add_row(Text(i.kind), Text(i.value), Text(i.raw),
+                            Text(i.watchlist or "", style="bold red"), f"{i.reports:,}")
+    parts.append(identifiers if case.identifiers else Text("No identifiers."))
+    evidence = Table(box=box.SIMPLE_HEAD, title="Evidence", title_justify="left")
+    for name in ("#", "kind", "received", "status", "sha256", "details"):
+        evidence.add_column(name)
+    for e in case.evidence:
+        status = e.fetch_status
+        if e.attempts:
+            status += f" (tried {e.attempts}×{': ' + e.last_error if e.last_error else ''})"
+        details = ", ".join(f"{k}: {v}" for k, v in e.details.items())
+        size = f" {e.size:,} B" if e.size else ""
+        evidence.add_row(str(e.id), Text(e.kind), short(e.received_at), Text(status),
+                         Text((e.sha256 or "") + size), Text(details))
+    parts.append(evidence if case.evidence else Text("No evidence."))
+    history = Table(box=box.SIMPLE_HEAD, title="History", title_justify="left")
+    for name in ("at", "who", "action", "detail"):
+        history.add_column(name)
+    for h in case.history:
+        history.add_row(short(h.at), Text(h.actor), Text(h.action), Text(h.detail))
+    parts.append(history)
+    return Group(*parts)
