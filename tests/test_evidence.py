@@ -18,7 +18,9 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
+from bot.cli import cli
 from bot.config import Settings
 from bot.fetcher import Fetcher, Schedule
 from bot.wechat_api import ApiError, ApiUnavailable, Retry, open_api
@@ -302,13 +304,17 @@ async def test_a_reporter_who_sends_a_photo_gets_it_kept_with_its_hash(
         await reporter.say("群里有人推荐USDT理财，让我转账。")
         assert "1" in await reporter.photo("media-1")
         await reporter.say("完成")
-        receipt_in(await reporter.say("提交"))
+        receipt = receipt_in(await reporter.say("提交"))
         await _until(lambda: rows(api_settings.db_path,
                                   "SELECT fetch_status FROM evidence") == [("fetched",)])
 
-    assert rows(api_settings.db_path,
-                "SELECT e.sha256 FROM evidence e JOIN reports r ON r.id = e.report_id") == [
-        (hashlib.sha256(PHOTO).hexdigest(),)]
+    # What the investigator sees: the file's hash, size and type, next to the report.
+    shown = CliRunner().invoke(cli, ["--db", str(api_settings.db_path), "show", receipt,
+                                     "--json"])
+    assert shown.exit_code == 0, shown.output
+    [item] = json.loads(shown.output)["evidence"]
+    assert (item["kind"], item["fetch_status"], item["sha256"], item["size"]) == (
+        "image", "fetched", hashlib.sha256(PHOTO).hexdigest(), len(PHOTO))
 
 
 async def test_jobs_pending_at_shutdown_resume_after_a_restart_and_no_worker_fetches_twice(
