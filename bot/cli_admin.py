@@ -344,7 +344,7 @@ def backup(obj: Obj, dest: Path, force: bool) -> None:
     """Copy the database to DEST while the server runs (SQLite online backup), verified.
 
     DEST is a file, or a folder to hold tipline-YYYYMMDD-HHMMSS.db. The copy is a
-    consistent snapshot; it is checked (PRAGMA quick_check) before it takes DEST's name.
+    consistent snapshot; it is checked (PRAGMA integrity_check) before it takes DEST's name.
 
     \b
     Example:

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.config import Settings
 from db.connection import connect
 from db.migrations import migrate
-from tests.conftest import rows
+from tests.conftest import ROOT, rows
 from tests.filing import Reporter, fetched
 from tests.test_cli import run
 from tests.test_export import env, invoke
@@ -25,6 +25,8 @@ def test_a_backup_taken_while_another_connection_writes_is_consistent(
     settings: Settings, tmp_path: Path
 ) -> None:
     Reporter(settings.db_path).file("币安国际 binance-vip.cc", "群里有人推荐USDT理财。")
+    watchlist = str(ROOT / "docs" / "watchlist.example.csv")
+    assert invoke(settings, "watchlist", "import", watchlist)[0] == 0
     stop = threading.Event()
     written = [0]
 
