@@ -171,12 +171,10 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
     if fmt == "xlsx" and output is None and bundle is None:
         raise click.ClickException("xlsx needs --output FILE (a workbook is not terminal text)")
     db, settings = _open_db(obj)
-    # One committed state for the count, the rows and the bundle, read on a connection per
-    # core (SQLite builds the lines; the cores share the pages).
+    # One committed state for the count, the rows and the bundle, read in one scan.
     rows_wanted = output is not None or bundle is None
-    readers = min(4, os.cpu_count() or 1) if rows_wanted and fmt != "xlsx" else 1
     try:
-        snapshot = exports.Snapshot(db, settings.db_path, readers)
+        snapshot = exports.Snapshot(db, settings.db_path)
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot read the database {settings.db_path}: {error}"
                                    ) from None

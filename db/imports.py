@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import sqlite_utils
 
+from db.reports import identifiers_text
+
 # SQLite allows 32,766 host parameters since 3.32; stay far below for older builds.
 _CHUNK = 900
 
@@ -119,6 +121,7 @@ def file_batch(
                 next_id, receipt, filing.reporter or anonymous(receipt), filing.channel,
                 filing.status, filing.target_type, filing.who, filing.description,
                 filing.lang, received_at, now, filing.assignee,
+                identifiers_text(filing.identifiers),
             ))
             identifiers.extend((next_id, k, v, r) for k, v, r in filing.identifiers)
             history.append((next_id, now, actor, filing.channel))
@@ -127,8 +130,8 @@ def file_batch(
         identifiers.sort(key=_by_value)
         conn.executemany(
             "INSERT INTO reports (id, receipt, reporter, channel, status, target_type, who, "
-            "description, lang, received_at, updated_at, assignee) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", reports)
+            "description, lang, received_at, updated_at, assignee, identifiers_text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", reports)
         conn.executemany(
             "INSERT OR IGNORE INTO report_identifiers (report_id, kind, value, raw) "
             "VALUES (?, ?, ?, ?)", identifiers)

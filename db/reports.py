@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -12,6 +13,16 @@ from handlers.store import EvidenceItem, NewReport, ReportStatus
 # Evidence that is not a file to download (a location, a link, a text) needs no fetch.
 NO_FETCH = "not applicable"
 PENDING = "pending"
+
+
+def identifiers_text(identifiers: Iterable[tuple[str, str, str]]) -> str | None:
+    """The export's "kind:value; kind:value" of (kind, value, raw) triples; None for none.
+
+    What group_concat over report_identifiers gives: one entry per (kind, value) (the
+    table's key), in key order (code point order is UTF-8 byte order, SQLite's BINARY).
+    """
+    keys = sorted({(kind, value) for kind, value, _ in identifiers})
+    return "; ".join(f"{kind}:{value}" for kind, value in keys) or None
 
 
 class SqlStore:
@@ -50,9 +61,11 @@ class SqlStore:
         """File a report with its identifiers, its draft's evidence and a history entry."""
         cursor = self.db.execute(
             "INSERT INTO reports (receipt, reporter, channel, target_type, who, description, "
-            "lang, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "lang, received_at, updated_at, identifiers_text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (report.receipt, report.reporter, report.channel, report.target_type, report.who,
-             report.description, report.lang, report.filed_at, report.filed_at),
+             report.description, report.lang, report.filed_at, report.filed_at,
+             identifiers_text(report.identifiers)),
         )
         report_id = cursor.lastrowid
         self.db.conn.executemany(
@@ -60,6 +73,7 @@ class SqlStore:
             "VALUES (?, ?, ?, ?)",
             [(report_id, kind, value, raw) for kind, value, raw in report.identifiers],
         )
+        # The evidence_count_update trigger counts the draft's evidence onto the report.
         self.db.execute(
             "UPDATE evidence SET report_id = ?, draft_id = NULL WHERE draft_id = ?",
             (report_id, report.draft_id),

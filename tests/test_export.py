@@ -281,3 +281,37 @@ def test_a_reader_that_stops_early_leaves_no_thread_behind(
     pages.close()  # as when stdout's reader goes away (`tipline export | head`)
     snapshot.close()
     assert threading.active_count() == before
+
+
+def test_a_chat_report_with_a_photo_exports_the_identifiers_and_evidence_count_on_its_row(
+    settings: Settings, tmp_path: Path
+) -> None:
+    alice = Reporter(settings.db_path, "o_alice", now=JUNE_1)
+    receipt = alice.file("币安国际 客服微信：coinvip888 https://www.binance-vip.cc/reg",
+                         "他们的微信还是coinvip888，网址 binance-vip.cc，让我转账。",
+                         photos=("m1", "m2"))
+    # The row's columns (what export reads) say what the normalised tables say.
+    stored = rows(settings.db_path, "SELECT identifiers_text, evidence_count FROM reports "
+                  "WHERE receipt = ?", (receipt,))
+    assert stored == rows(settings.db_path, """
+        SELECT (SELECT group_concat(kind || ':' || value, '; ') FROM report_identifiers
+                WHERE report_id = r.id),
+               (SELECT count(*) FROM evidence WHERE report_id = r.id)
+        FROM reports AS r WHERE receipt = ?""", (receipt,))
+    text, evidence = stored[0]
+    assert evidence == 2
+    assert text.split("; ").count("wechat_id:coinvip888") == 1  # named twice, listed once
+    assert "domain:binance-vip.cc" in text.split("; ")
+
+    out = tmp_path / "reports.csv"
+    assert invoke(settings, "export", "-o", str(out))[0] == 0
+    (row,) = read_csv(out)
+    assert (row["identifiers"], row["evidence_count"]) == (text, "2")
+
+    # Filed again by `tipline import` (no evidence travels): the same identifiers text.
+    exported = tmp_path / "reports.jsonl"
+    assert invoke(settings, "export", "--format", "jsonl", "-o", str(exported))[0] == 0
+    other = tmp_path / "other.db"
+    code, output = invoke(settings, "--db", str(other), "import", str(exported))
+    assert code == 0, output
+    assert rows(other, "SELECT identifiers_text, evidence_count FROM reports") == [(text, 0)]
