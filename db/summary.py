@@ -34,9 +34,9 @@ from triage.times import DAY, UTC_OFFSET
 # Below this share of all reports in its window, a --since ranking reads the window in one
 # pass; above it, it walks entities by their all-time stats (bounds, refined one by one).
 SCAN_SHARE = 0.05
-# The reporter counts the ranking may start from: it reads the entities with at least the
-# highest of these that about `depth` entities reach.
-_THRESHOLDS = (2**15, 2**12, 2**9, 2**6, 2**3, 2)
+# Reporter counts below which entities are not even fetched to choose the ranking's
+# threshold: tried in turn until `depth` entities are found above one.
+_FLOORS = (8, 2)
 
 assert set(scoring.TYPE_WEIGHTS) <= set(TYPE_BITS), "every weighted type needs a bit"
 # A report's type weight, and an entity's: the highest weight among the bits it has.
@@ -226,16 +226,17 @@ class SqlSummary:
         return Ranking(rows, rest)
 
     def _threshold(self, where: str, params: dict[str, Any], depth: int) -> tuple[int, int]:
-        """Return the most reporters about `depth` entities have (1: read all), and the
-        newest sighting among the entities selected."""
-        sums = ", ".join(f"sum(reporters >= {t})" for t in _THRESHOLDS)
-        row = self.db.execute(
-            f"SELECT max(last_seen), {sums} FROM entity_stats {where}", params).fetchone()
-        newest, counts = row[0] or 0, row[1:]
-        for threshold, count in zip(_THRESHOLDS, counts, strict=True):
-            if (count or 0) >= depth:
-                return threshold, int(newest)
-        return 1, int(newest)
+        """Return the reporters of about the depth-th busiest entity (1: read them all), and
+        the newest report's time."""
+        (newest,) = self.db.execute("SELECT max(received_at) FROM reports").fetchone()
+        for floor in _FLOORS:
+            # One cheap pass (an integer test per row) brings back only the busy few.
+            busy = sorted((n for (n,) in self.db.execute(
+                f"SELECT reporters FROM entity_stats {where} AND reporters >= {floor}", params)),
+                reverse=True)
+            if len(busy) >= depth:
+                return busy[depth - 1], int(newest or 0)
+        return 1, int(newest or 0)
 
     def _scan(self, filters: Filters, params: dict[str, Any]) -> Ranking:
         """Rank from one pass over the selected reports: reporters bounded by reports."""
