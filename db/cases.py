@@ -28,7 +28,7 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
         Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0))
         for kind, value, raw, reports in db.execute(
             "SELECT i.kind, i.value, i.raw, (SELECT s.reports FROM entity_stats AS s "
-            "WHERE s.kind = i.kind AND s.value = i.value AND s.status = '*') "
+            "WHERE s.kind = i.kind AND s.value = i.value) "
             "FROM report_identifiers AS i "
             "WHERE i.report_id = ?", (report_id,),
         )

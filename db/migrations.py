@@ -4,61 +4,21 @@ from __future__ import annotations
 
 import sqlite_utils
 
-# Target types with their own entity_stats column; anything else counts as `other`.
-_STAT_TYPES = ("exchange", "ico", "wechat_account", "payment", "app")
+# Bits of entity_stats.types, one per target type (an unknown code counts as other).
+# Frozen: migration 6's triggers and the stored bits use them; db/summary.py reads them.
+TYPE_BITS = {"exchange": 1, "ico": 2, "wechat_account": 4, "payment": 8, "app": 16, "other": 32}
 
 
-def _stats_change(row: str, scope: str, sign: str) -> str:
-    """Return migration 6's statements counting an entity_reports row in or out of a scope.
-
-    `row` is NEW (sign +) or OLD (sign -); `scope` is '*' (all statuses) or the row's
-    status. The reporter is new to (or gone from) the scope when no other row of theirs
-    names the entity there; first and last sighting are re-read from the key's ends.
-    """
-    same = f"kind = {row}.kind AND value = {row}.value"
-    in_scope = "" if scope == "'*'" else f" AND status = {row}.status"
-    others = f"reporter = {row}.reporter{in_scope}" + (
-        f" AND report_id != {row}.report_id" if sign == "+" else "")
-    types = ", ".join(f"{t} = {t} {sign} ({row}.target_type = '{t}')" for t in _STAT_TYPES)
-    listed = ", ".join(f"'{t}'" for t in _STAT_TYPES)
-    insert = (
-        "INSERT INTO entity_stats (kind, value, status, reports, reporters, first_seen, "
-        f"last_seen) VALUES ({row}.kind, {row}.value, {scope}, 0, 0, {row}.received_at, "
-        f"{row}.received_at) ON CONFLICT DO NOTHING;" if sign == "+" else ""
-    )
-    if sign == "+":
-        seen = (f"first_seen = min(first_seen, {row}.received_at), "
-                f"last_seen = max(last_seen, {row}.received_at)")
-    else:
-        seen = (f"first_seen = coalesce((SELECT min(received_at) FROM entity_reports WHERE "
-                f"{same}{in_scope}), first_seen), last_seen = coalesce((SELECT "
-                f"max(received_at) FROM entity_reports WHERE {same}{in_scope}), last_seen)")
-    cleanup = (f" DELETE FROM entity_stats WHERE {same} AND status = {scope} AND reports <= 0;"
-               if sign == "-" else "")
-    return (
-        f"{insert} UPDATE entity_stats SET reports = reports {sign} 1, "
-        f"reporters = reporters {sign} NOT EXISTS (SELECT 1 FROM entity_reports WHERE "
-        f"{same} AND {others}), {seen}, {types}, other = other {sign} "
-        f"({row}.target_type NOT IN ({listed})) WHERE {same} AND status = {scope};{cleanup}"
-    )
+def _type_bit(column: str) -> str:
+    """Return SQL for the TYPE_BITS bit of a target type column."""
+    cases = " ".join(f"WHEN '{code}' THEN {bit}" for code, bit in TYPE_BITS.items())
+    return f"(CASE {column} {cases} ELSE {TYPE_BITS['other']} END)"
 
 
-def _totals_change(row: str, sign: str) -> str:
-    """Return migration 6's statements counting a report in (+, NEW) or out (-, OLD)."""
-    if sign == "+":
-        return (
-            "INSERT INTO report_totals VALUES (NEW.status, NEW.target_type, 1) "
-            "ON CONFLICT (status, target_type) DO UPDATE SET reports = reports + 1; "
-            "INSERT INTO reporter_totals VALUES (NEW.reporter, NEW.status, 1) "
-            "ON CONFLICT (reporter, status) DO UPDATE SET reports = reports + 1;"
-        )
-    keys = {"report_totals": ("status", "target_type"), "reporter_totals": ("reporter", "status")}
-    statements = []
-    for table, columns in keys.items():
-        match = " AND ".join(f"{c} = {row}.{c}" for c in columns)
-        statements.append(f"UPDATE {table} SET reports = reports - 1 WHERE {match}; "
-                          f"DELETE FROM {table} WHERE {match} AND reports <= 0;")
-    return " ".join(statements)
+def _report_keys(row: str) -> str:
+    """Return SQL selecting the entity_reports keys of a report (OLD or NEW) by its identifiers."""
+    return (f"SELECT i.kind, i.value, {row}.reporter, {row}.received_at, {row}.id "
+            f"FROM report_identifiers AS i WHERE i.report_id = {row}.id")
 
 
 # Append only: migration N is MIGRATIONS[N - 1]; PRAGMA user_version records the last applied.
@@ -229,125 +189,121 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             action TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT ''
         )""",
-        # Triage reads (db/summary.py). Triggers keep these in step with reports and
-        # report_identifiers, whatever code files, imports, updates or purges a report.
+        # Triage reads (db/summary.py), kept in step with reports and report_identifiers
+        # by the triggers below, whatever code files, imports, updates or purges a report.
+        # Two statements run per identifier filed (one per table), each keyed so a batch
+        # sorted by (kind, value) touches each page once. Measured on importer-style
+        # batches: about 80 us per tip on top of filing's 50; every further statement or
+        # index on these tables cost some 30 more, hence none.
         #
-        # entity_reports: one row per identifier and report, with the report's time,
-        # reporter, status and target type, so a ranking filtered by time is one pass
-        # over one table with no join. Keyed by entity then time: an entity's first and
-        # last sighting and latest receipts are the ends of its key range.
+        # entity_reports: one row per identifier and report with the report's reporter,
+        # time, status and type: a ranking filtered by time or status reads an entity's
+        # rows without a join. Keyed by reporter within the entity, so "has this reporter
+        # named it before" is one probe and distinct reporters are counted as read.
         """CREATE TABLE entity_reports (
             kind TEXT NOT NULL,
             value TEXT NOT NULL,
-            received_at INTEGER NOT NULL,
-            report_id INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
             reporter TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            report_id INTEGER NOT NULL,
             status TEXT NOT NULL,
             target_type TEXT NOT NULL,
-            PRIMARY KEY (kind, value, received_at, report_id)
+            PRIMARY KEY (kind, value, reporter, received_at, report_id)
         ) WITHOUT ROWID""",
-        "INSERT INTO entity_reports SELECT i.kind, i.value, r.received_at, r.id, r.reporter, "
+        "INSERT INTO entity_reports SELECT i.kind, i.value, r.reporter, r.received_at, r.id, "
         "r.status, r.target_type FROM report_identifiers AS i JOIN reports AS r "
-        "ON r.id = i.report_id ORDER BY i.kind, i.value, r.received_at, r.id",
-        # In reporter order within an entity: distinct reporters are counted without a
-        # temporary B-tree, and "has this reporter named it before" is one probe.
-        "CREATE INDEX entity_reports_by_reporter ON entity_reports (kind, value, reporter, status)",
-        "CREATE INDEX entity_reports_by_report ON entity_reports (report_id)",
-        # entity_stats: per entity, its reports, distinct reporters, first and last
-        # sighting and reports per target type, once over all its reports (status '*')
-        # and once per status, so a ranking not filtered by time reads one row per entity.
+        "ON r.id = i.report_id ORDER BY i.kind, i.value, r.reporter, r.received_at, r.id",
+        # entity_stats: one row per entity over all its reports, so the unfiltered
+        # ranking reads one row per entity. `types` has a bit per target type named
+        # (TYPE_BITS); first_seen is NULL when the first report was deleted (re-read
+        # when shown).
         """CREATE TABLE entity_stats (
             kind TEXT NOT NULL,
             value TEXT NOT NULL,
-            status TEXT NOT NULL,
             reports INTEGER NOT NULL,
             reporters INTEGER NOT NULL,
-            first_seen INTEGER NOT NULL,
+            first_seen INTEGER,
             last_seen INTEGER NOT NULL,
-            exchange INTEGER NOT NULL DEFAULT 0,
-            ico INTEGER NOT NULL DEFAULT 0,
-            wechat_account INTEGER NOT NULL DEFAULT 0,
-            payment INTEGER NOT NULL DEFAULT 0,
-            app INTEGER NOT NULL DEFAULT 0,
-            other INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (kind, value, status)
+            types INTEGER NOT NULL,
+            PRIMARY KEY (kind, value)
         ) WITHOUT ROWID""",
-        *(
-            f"""INSERT INTO entity_stats SELECT kind, value, {scope}, count(*),
-                count(DISTINCT reporter), min(received_at), max(received_at),
-                {", ".join(f"sum(target_type = '{t}')" for t in _STAT_TYPES)},
-                sum(target_type NOT IN ({", ".join(f"'{t}'" for t in _STAT_TYPES)}))
-            FROM entity_reports GROUP BY kind, value{", status" if scope == "status" else ""}"""
-            for scope in ("'*'", "status")
-        ),
-        # The busiest and latest first: a ranking reads the entities that enough reporters
-        # named, lately, and needs no more than a bound for the long tail.
-        "CREATE INDEX entity_stats_by_reporters ON entity_stats (status, reporters, last_seen)",
+        f"""INSERT INTO entity_stats SELECT kind, value, count(*), count(DISTINCT reporter),
+            min(received_at), max(received_at), sum(DISTINCT {_type_bit("target_type")})
+        FROM entity_reports GROUP BY kind, value""",
         """CREATE TRIGGER entity_reports_insert AFTER INSERT ON report_identifiers BEGIN
             INSERT OR IGNORE INTO entity_reports
-            SELECT NEW.kind, NEW.value, r.received_at, r.id, r.reporter, r.status, r.target_type
+            SELECT NEW.kind, NEW.value, r.reporter, r.received_at, r.id, r.status, r.target_type
             FROM reports AS r WHERE r.id = NEW.report_id;
         END""",
+        # An identifier taken off a report that stays (a report's own deletion is below).
         """CREATE TRIGGER entity_reports_delete AFTER DELETE ON report_identifiers BEGIN
-            DELETE FROM entity_reports
-            WHERE report_id = OLD.report_id AND kind = OLD.kind AND value = OLD.value;
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                (SELECT OLD.kind, OLD.value, r.reporter, r.received_at, r.id
+                 FROM reports AS r WHERE r.id = OLD.report_id);
         END""",
-        # A case update (status) or any other change to what triage counts: take the
-        # report's rows out and put them back, so the stats triggers below see it.
-        """CREATE TRIGGER entity_reports_refile
-        AFTER UPDATE OF status, reporter, target_type, received_at ON reports
-        WHEN OLD.status IS NOT NEW.status OR OLD.reporter IS NOT NEW.reporter
-            OR OLD.target_type IS NOT NEW.target_type OR OLD.received_at IS NOT NEW.received_at
-        BEGIN
-            DELETE FROM entity_reports WHERE report_id = NEW.id;
+        # Before the row goes: its identifiers and columns find its rows by key.
+        f"""CREATE TRIGGER entity_reports_purge BEFORE DELETE ON reports BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                ({_report_keys("OLD")});
+        END""",
+        f"""CREATE TRIGGER entity_reports_status AFTER UPDATE OF status ON reports
+        WHEN OLD.status IS NOT NEW.status AND OLD.reporter IS NEW.reporter
+            AND OLD.received_at IS NEW.received_at AND OLD.target_type IS NEW.target_type BEGIN
+            UPDATE entity_reports SET status = NEW.status
+            WHERE (kind, value, reporter, received_at, report_id) IN ({_report_keys("NEW")});
+        END""",
+        # Anything else that changes what triage counts: out under the old key, back in
+        # under the new, so the stats triggers see both.
+        f"""CREATE TRIGGER entity_reports_refile
+        AFTER UPDATE OF reporter, target_type, received_at ON reports
+        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.received_at IS NOT NEW.received_at BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                ({_report_keys("OLD")});
             INSERT OR IGNORE INTO entity_reports
-            SELECT i.kind, i.value, NEW.received_at, NEW.id, NEW.reporter, NEW.status,
+            SELECT i.kind, i.value, NEW.reporter, NEW.received_at, NEW.id, NEW.status,
                 NEW.target_type
             FROM report_identifiers AS i WHERE i.report_id = NEW.id;
         END""",
         f"""CREATE TRIGGER entity_stats_insert AFTER INSERT ON entity_reports BEGIN
-            {_stats_change("NEW", "'*'", "+")}
-            {_stats_change("NEW", "NEW.status", "+")}
+            INSERT INTO entity_stats VALUES (
+                NEW.kind, NEW.value, 1,
+                NOT EXISTS (SELECT 1 FROM entity_reports WHERE kind = NEW.kind
+                    AND value = NEW.value AND reporter = NEW.reporter
+                    AND report_id != NEW.report_id),
+                NEW.received_at, NEW.received_at, {_type_bit("NEW.target_type")})
+            ON CONFLICT (kind, value) DO UPDATE SET
+                reports = reports + 1,
+                reporters = reporters + excluded.reporters,
+                first_seen = min(first_seen, excluded.first_seen),
+                last_seen = max(last_seen, excluded.last_seen),
+                types = types | excluded.types;
         END""",
+        # A deletion re-reads only what it may have changed: the reporter's other rows,
+        # the last sighting if it was this one, whether another row has its type. The
+        # first sighting becomes unknown instead (a purge deletes oldest first: re-reading
+        # it every time would read the entity once per deleted report).
         f"""CREATE TRIGGER entity_stats_delete AFTER DELETE ON entity_reports BEGIN
-            {_stats_change("OLD", "'*'", "-")}
-            {_stats_change("OLD", "OLD.status", "-")}
+            UPDATE entity_stats SET
+                reports = reports - 1,
+                reporters = reporters - NOT EXISTS (SELECT 1 FROM entity_reports
+                    WHERE kind = OLD.kind AND value = OLD.value AND reporter = OLD.reporter),
+                first_seen = CASE WHEN OLD.received_at > first_seen THEN first_seen END,
+                last_seen = CASE WHEN OLD.received_at < last_seen THEN last_seen
+                    ELSE coalesce((SELECT max(received_at) FROM entity_reports
+                        WHERE kind = OLD.kind AND value = OLD.value), last_seen) END,
+                types = CASE WHEN EXISTS (SELECT 1 FROM entity_reports WHERE kind = OLD.kind
+                    AND value = OLD.value
+                    AND {_type_bit("target_type")} = {_type_bit("OLD.target_type")}) THEN types
+                    ELSE types & ~{_type_bit("OLD.target_type")} END
+            WHERE kind = OLD.kind AND value = OLD.value;
+            DELETE FROM entity_stats
+            WHERE kind = OLD.kind AND value = OLD.value AND reports <= 0;
         END""",
-        # Triage totals over a --since window or some statuses read only these: counts by
-        # status and type, and distinct reporters (in reporter order, so counting them
-        # needs no temporary B-tree).
+        # Triage totals read only these: counts by status and type (a range per pair),
+        # and distinct reporters (in reporter order: counted as read, no temporary B-tree).
         "CREATE INDEX reports_by_type ON reports (status, target_type, received_at)",
         "CREATE INDEX reports_by_reporter_status ON reports (reporter, received_at, status)",
-        # Running totals for summaries not cut by time: reports by status and type, and
-        # by reporter and status (distinct reporters are a count of rows).
-        """CREATE TABLE report_totals (
-            status TEXT NOT NULL,
-            target_type TEXT NOT NULL,
-            reports INTEGER NOT NULL,
-            PRIMARY KEY (status, target_type)
-        ) WITHOUT ROWID""",
-        "INSERT INTO report_totals SELECT status, target_type, count(*) FROM reports "
-        "GROUP BY status, target_type",
-        """CREATE TABLE reporter_totals (
-            reporter TEXT NOT NULL,
-            status TEXT NOT NULL,
-            reports INTEGER NOT NULL,
-            PRIMARY KEY (reporter, status)
-        ) WITHOUT ROWID""",
-        "INSERT INTO reporter_totals SELECT reporter, status, count(*) FROM reports "
-        "GROUP BY reporter, status",
-        f"""CREATE TRIGGER report_totals_insert AFTER INSERT ON reports BEGIN
-            {_totals_change("NEW", "+")}
-        END""",
-        f"""CREATE TRIGGER report_totals_delete AFTER DELETE ON reports BEGIN
-            {_totals_change("OLD", "-")}
-        END""",
-        f"""CREATE TRIGGER report_totals_update AFTER UPDATE OF status, target_type, reporter
-        ON reports WHEN OLD.status IS NOT NEW.status OR OLD.target_type IS NOT NEW.target_type
-            OR OLD.reporter IS NOT NEW.reporter BEGIN
-            {_totals_change("OLD", "-")}
-            {_totals_change("NEW", "+")}
-        END""",
     ),
     (
         # What `tipline export` shows of a report's identifiers and evidence, kept on the

@@ -1,13 +1,17 @@
-"""Triage reads in SQL: totals, entities ranked by score, receipts, per-day counts, runs.
+"""Triage reads in SQL: totals, entities by ceiling, exact figures, receipts, per-day counts, runs.
 
-Entities are aggregated from `entity_reports` (migration 6: one row per identifier and
-report, with the report's time, reporter, status and target type, kept in step by
-triggers), so ranking a million reports is one pass over one table with no join. Distinct
-reporters per entity are the expensive part (a temporary B-tree per group), so the pass
-counts reports instead, and ranks by the score with reports in place of reporters: an
-upper bound, since reporters ≤ reports. triage.summary then counts reporters exactly
-(`reporters`), one entity at a time in that order, and stops as soon as no entity further
-down can overtake the ones it shows.
+Migration 6's triggers keep two tables for this, whoever files, imports, updates or purges:
+  entity_stats    one row per entity over all its reports: reports, distinct reporters,
+                  last seen, first seen (NULL once its first report is deleted), the target
+                  types named (TYPE_BITS)
+  entity_reports  one row per identifier and report with the report's reporter, time,
+                  status and type, keyed (kind, value, reporter, …)
+`ranked` reads entity_stats: over all time and statuses its rows are exact; with --since
+or --status they are upper bounds (more reporters, a later sighting and a heavier type than
+any subset of the reports can have), which `refine` replaces with exact figures read from
+entity_reports, one entity at a time, for the entities that could still make the list
+(triage.summary decides which). For a short --since window, or when too many bounds prove
+loose, `ranked(scan=True)` makes one pass over entity_reports instead.
 """
 
 from __future__ import annotations
@@ -20,31 +24,42 @@ from typing import Any
 
 import sqlite_utils
 
+from db.migrations import TYPE_BITS
 from handlers.texts import TARGET_TYPES
 from triage import score as scoring
 from triage.case import STATUSES
 from triage.summary import EntityRow, Filters, Ranking, Totals
 from triage.times import DAY, UTC_OFFSET
 
-# The target-type weight of one row, from triage.score's table.
+# Below this share of all reports in its window, a --since ranking reads the window in one
+# pass; above it, it walks entities by their all-time stats (bounds, refined one by one).
+SCAN_SHARE = 0.05
+# Reporter counts below which entities are not even fetched to choose the ranking's
+# threshold: tried in turn until `depth` entities are found above one.
+_FLOORS = (8, 2)
+
+assert set(scoring.TYPE_WEIGHTS) <= set(TYPE_BITS), "every weighted type needs a bit"
+# A report's type weight, and an entity's: the highest weight among the bits it has.
 _WEIGHT_SQL = (
     "CASE target_type "
     + " ".join(f"WHEN '{code}' THEN {weight!r}" for code, weight in scoring.TYPE_WEIGHTS.items())
     + f" ELSE {scoring.DEFAULT_WEIGHT!r} END"
 )
-# The same over entity_stats' reports-per-type columns: the highest weight with reports.
-_STATS_TYPES = ("exchange", "ico", "wechat_account", "payment", "app", "other")
-assert set(scoring.TYPE_WEIGHTS) <= set(_STATS_TYPES), "entity_stats needs a column per type"
+
+
+def _mask(weight: float) -> int:
+    """Return the TYPE_BITS of the target types with this weight."""
+    return sum(TYPE_BITS[code] for code, w in scoring.TYPE_WEIGHTS.items() if w == weight)
+
+
 _STATS_WEIGHT_SQL = (
     "CASE "
-    + " ".join(f"WHEN sum({code}) > 0 THEN {weight!r}" for code, weight in
-               sorted(scoring.TYPE_WEIGHTS.items(), key=lambda item: -item[1]))
+    + " ".join(f"WHEN types & {_mask(weight)} THEN {weight!r}"
+               for weight in sorted(set(scoring.TYPE_WEIGHTS.values()), reverse=True))
     + f" ELSE {scoring.DEFAULT_WEIGHT!r} END"
 )
-
-
 # The watchlist bonus an entity may earn: known for the kinds whose watchlist term is the
-# identifier itself (matched_kinds), possible for the others that can match (bonus_kinds).
+# identifier itself (:matched_kinds), possible for the others that can match (:bonus_kinds).
 _BONUS_SQL = (
     "CASE WHEN kind IN (SELECT value FROM json_each(:matched_kinds)) THEN "
     "(CASE WHEN (kind, value) IN (SELECT kind, value FROM watchlist_terms) THEN :bonus "
@@ -98,9 +113,12 @@ def _and(where: str) -> str:
     return where.replace("WHERE ", "AND ", 1)
 
 
-# Below this share of all reports in its window, a --since ranking reads the window in one
-# pass; above it, it walks entities by their all-time stats (bounds, refined one by one).
-SCAN_SHARE = 0.05
+def _rows(cursor: Any) -> list[EntityRow]:
+    """Read ranked rows (kind, value, reports, reporters, exact, first, last, weight, ...)."""
+    return [EntityRow(kind, value, reports, reporters, bool(exact), first, last, weight, bound,
+                      ceiling)
+            for kind, value, reports, reporters, exact, first, last, weight, bound, ceiling
+            in cursor]
 
 
 class SqlSummary:
@@ -112,13 +130,11 @@ class SqlSummary:
 
     def totals(self, filters: Filters) -> Totals:
         """Count reports, reporters, statuses and target types."""
-        if filters.since is None:
-            return self._running_totals(filters.statuses)
         where, params = _where(filters)
         (reports,) = self.db.execute(f"SELECT count(*) FROM reports {where}", params).fetchone()
         counts: dict[tuple[str, str], int] = {}
-        # One range of reports_by_type (status, target_type, received_at) per pair: half
-        # the time of a GROUP BY over the whole index.
+        # One range of reports_by_type (status, target_type, received_at) per pair: a
+        # fraction of the time of a GROUP BY over the whole index.
         for status in filters.statuses or STATUSES:
             for target_type in TARGET_TYPES:
                 (count,) = self.db.execute(
@@ -138,37 +154,17 @@ class SqlSummary:
         for (status, target_type), count in counts.items():
             by_status[status] = by_status.get(status, 0) + count
             by_type[target_type] = by_type.get(target_type, 0) + count
-        # reports_by_reporter_status is in reporter order: counting distinct needs no B-tree.
+        # In reporter order: counted as read, no temporary B-tree.
         (reporters,) = self.db.execute(
             f"SELECT count(DISTINCT reporter) FROM reports INDEXED BY reports_by_reporter_status "
             f"{where}", params,
         ).fetchone()
         return Totals(int(reports), int(reporters), by_status, by_type)
 
-    def _running_totals(self, statuses: tuple[str, ...]) -> Totals:
-        """Read the totals over all reports (in some statuses), kept by triggers."""
-        where, params = _where(Filters(statuses=statuses))
-        by_status: dict[str, int] = {}
-        by_type: dict[str, int] = {}
-        for status, target_type, count in self.db.execute(
-            f"SELECT status, target_type, reports FROM report_totals {where}", params
-        ):
-            by_status[status] = by_status.get(status, 0) + count
-            by_type[target_type] = by_type.get(target_type, 0) + count
-        # In (reporter, status) order: counted as read, no temporary B-tree.
-        (reporters,) = self.db.execute(
-            f"SELECT count(DISTINCT reporter) FROM reporter_totals {where}", params
-        ).fetchone()
-        return Totals(sum(by_status.values()), int(reporters), by_status, by_type)
-
     def ranked(self, filters: Filters, now: int, depth: int, exclude_domains: Collection[str],
                bonus_kinds: Collection[str], matched_kinds: Collection[str] = (),
                scan: bool = False) -> Ranking:
-        """Return about `depth` entities by ceiling, and a ceiling for all the others.
-
-        From entity_stats (a row or a few per entity), unless `scan` or a --since window
-        holds so few reports that one pass over them beats walking the stats.
-        """
+        """Return about `depth` entities by ceiling, and a ceiling for all the others."""
         if filters.since is not None and filters.since <= self._first_report():
             filters = replace(filters, since=None)  # every report is since then
         if filters.since is not None and not scan:
@@ -179,96 +175,104 @@ class SqlSummary:
             "bonus": scoring.WATCHLIST_BONUS, "exclude": json.dumps(sorted(exclude_domains)),
             "limit": depth,
         }
+        if scan:
+            return self._scan(filters, params)
+        # Can an entity left out earn the bonus? Not if no selected kind can, and not by an
+        # exact match: entities on the watchlist as they are are always read.
+        bonus = bool(set(filters.kinds).intersection(bonus_kinds) if filters.kinds
+                     else bonus_kinds)
+        return self._from_stats(filters, params, bonus)
+
+    def _from_stats(self, filters: Filters, params: dict[str, Any], bonus: bool) -> Ranking:
+        """Rank from entity_stats: exact over all reports, upper bounds for a selection."""
+        clauses = []
+        if filters.kinds:
+            names = [f"kind{i}" for i in range(len(filters.kinds))]
+            params |= dict(zip(names, filters.kinds, strict=True))
+            clauses.append(f"kind IN ({', '.join(':' + n for n in names)})")
+        if filters.since is not None:
+            # Entities last seen before the window have nothing in it; those seen in it
+            # were last seen there, so recency stays exact.
+            clauses.append("last_seen >= :since")
+            params["since"] = filters.since
+        clauses.append("NOT (kind = 'domain' AND value IN (SELECT value FROM json_each(:exclude)))")
+        where = "WHERE " + " AND ".join(clauses)
+        exact = "1" if filters.since is None and not filters.statuses else "0"
+        bound = _score_sql("reporters", "last_seen", _STATS_WEIGHT_SQL)
+        columns = (f"kind, value, reports, reporters, {exact}, first_seen, last_seen, "
+                   f"{_STATS_WEIGHT_SQL}, {bound}, {bound} * {_BONUS_SQL} AS ceiling")
+        least, newest = self._threshold(where, params, int(params["limit"]))
         rest = 0.0
-        if not scan:
-            # All time, per entity over all statuses ('*'), or per status with the
-            # selected ones summed (a reporter under two statuses counts twice). Exact for
-            # '*' or one status; otherwise, and for a --since window, an upper bound.
-            source = "entity_stats"
-            reports, reporters, first, last, weight = (
-                "sum(reports)", "sum(reporters)", "min(first_seen)", "max(last_seen)",
-                _STATS_WEIGHT_SQL,
+        if least > 1:
+            # Entities with fewer reporters are left out: they have at most least - 1,
+            # seen no later than the newest sighting of all, of the heaviest type.
+            params["least"] = least
+            rest = scoring.base_score(least - 1, newest, max(scoring.TYPE_WEIGHTS.values()),
+                                      int(params["now"]))
+            rest *= scoring.WATCHLIST_BONUS if bonus else 1.0
+            source = (
+                f"SELECT {columns} FROM entity_stats {where} AND reporters >= :least "
+                # Entities on the watchlist as they are: looked up, whatever their size.
+                f"UNION SELECT {columns} FROM watchlist_terms AS t CROSS JOIN entity_stats "
+                f"USING (kind, value) {where}"
             )
-            exact = "0" if filters.since is not None else "count(*) = 1"
-            where, filter_params = _where(replace(filters, since=None), kinds=True)
-            clauses = [] if filters.statuses else ["status = '*'"]
-            if filters.since is not None:
-                # Stats last seen before the window count nothing in it; those seen in it
-                # were last seen there, so recency is exact and only counts are bounds.
-                clauses.append("last_seen >= :since")
-                filter_params["since"] = filters.since
-            if clauses:
-                where = (f"{where} AND " if where else "WHERE ") + " AND ".join(clauses)
-            params |= filter_params
-            # Can an entity left out earn the bonus? Not if no selected kind can, and not
-            # by an exact match: those entities are read whatever their stats.
-            bonus = bool(set(filters.kinds).intersection(bonus_kinds) if filters.kinds
-                         else bonus_kinds)
-            cut, rest = self._cut(filters, where, params, now, bonus)
-            if cut:
-                # Only entities with a selected status's stats past the cut, and those on
-                # the watchlist as they are: looked up by key, nothing else scanned.
-                where += (
-                    " AND ((kind, value) IN (SELECT kind, value FROM entity_stats INDEXED BY "
-                    f"entity_stats_by_reporters {where} AND {cut}) "
-                    "OR (kind, value) IN (SELECT kind, value FROM watchlist_terms))"
-                )
         else:
-            # One pass over the selected reports: exact but for reporters, bounded by
-            # reports (exact for an entity named once).
-            source = "entity_reports"
-            reports, reporters, exact, first, last, weight = (
-                "count(*)", "count(*)", "count(*) = 1", "min(received_at)", "max(received_at)",
-                f"max({_WEIGHT_SQL})",
-            )
-            where, filter_params = _where(filters, kinds=True)
-            params |= filter_params
-        bound = _score_sql(reporters, last, weight)
-        rows = [
-            EntityRow(kind, value, n_reports, n_reporters, bool(is_exact), first_seen,
-                      last_seen, row_weight, row_bound, row_ceiling)
-            for (kind, value, n_reports, n_reporters, is_exact, first_seen, last_seen,
-                 row_weight, row_bound, row_ceiling) in self.db.execute(
-                f"SELECT kind, value, {reports}, {reporters}, {exact}, {first}, {last}, "
-                f"{weight}, {bound} AS bound, {bound} * {_BONUS_SQL} AS ceiling "
-                f"FROM {source} {where} GROUP BY kind, value "
-                # HAVING runs once per entity, not once per row.
-                "HAVING NOT (kind = 'domain' AND value IN "
-                "(SELECT value FROM json_each(:exclude))) "
-                f"ORDER BY ceiling DESC, {reporters} DESC, {reports} DESC, kind, value "
-                "LIMIT :limit", params,
-            )
-        ]
-        if len(rows) == depth:
+            source = f"SELECT {columns} FROM entity_stats {where}"
+        rows = _rows(self.db.execute(
+            f"{source} ORDER BY ceiling DESC, reporters DESC, reports DESC, kind, value "
+            "LIMIT :limit", params))
+        if len(rows) == params["limit"]:
             rest = max(rest, rows[-1].ceiling)
         return Ranking(rows, rest)
+
+    def _threshold(self, where: str, params: dict[str, Any], depth: int) -> tuple[int, int]:
+        """Return the reporters of about the depth-th busiest entity (1: read them all), and
+        the newest report's time."""
+        (newest,) = self.db.execute("SELECT max(received_at) FROM reports").fetchone()
+        for floor in _FLOORS:
+            # One cheap pass (an integer test per row) brings back only the busy few.
+            busy = sorted((n for (n,) in self.db.execute(
+                f"SELECT reporters FROM entity_stats {where} AND reporters >= {floor}", params)),
+                reverse=True)
+            if len(busy) >= depth:
+                return busy[depth - 1], int(newest or 0)
+        return 1, int(newest or 0)
+
+    def _scan(self, filters: Filters, params: dict[str, Any]) -> Ranking:
+        """Rank from one pass over the selected reports: reporters bounded by reports."""
+        where, filter_params = _where(filters, kinds=True)
+        params |= filter_params
+        weight = f"max({_WEIGHT_SQL})"
+        bound = _score_sql("count(*)", "max(received_at)", weight)
+        rows = _rows(self.db.execute(
+            f"SELECT kind, value, count(*), count(*), count(*) = 1, min(received_at), "
+            f"max(received_at), {weight}, {bound}, {bound} * {_BONUS_SQL} AS ceiling "
+            f"FROM entity_reports {where} GROUP BY kind, value "
+            # HAVING runs once per entity, not once per row.
+            "HAVING NOT (kind = 'domain' AND value IN (SELECT value FROM json_each(:exclude))) "
+            "ORDER BY ceiling DESC, count(*) DESC, kind, value LIMIT :limit", params))
+        return Ranking(rows, rows[-1].ceiling if len(rows) == params["limit"] else 0.0)
 
     def refine(self, row: EntityRow, filters: Filters, now: int) -> EntityRow | None:
         """Return a ranked row's exact figures over the selected reports (None: none)."""
         where, params = _where(filters)
-        params |= {"kind": row.kind, "value": row.value}
-        reports, first, last, weight = row.reports, row.first_seen, row.last_seen, row.weight
-        # Distinct reporters in (kind, value, reporter) order need no temporary B-tree,
-        # but read every row of the entity: worth it unless the window holds few of them.
-        by_reporter = True
-        if filters.since is not None:
-            # The stats cover all time: re-read the window, the end of the key's range.
-            reports, first, last, weight = self.db.execute(
-                f"SELECT count(*), min(received_at), max(received_at), max({_WEIGHT_SQL}) "
-                f"FROM entity_reports WHERE kind = :kind AND value = :value {_and(where)}",
-                params,
-            ).fetchone()
-            if not reports:
-                return None
-            by_reporter = reports * 4 > row.reports
-        index = "INDEXED BY entity_reports_by_reporter" if by_reporter else ""
-        (reporters,) = self.db.execute(
-            f"SELECT count(DISTINCT reporter) FROM entity_reports {index} "
-            f"WHERE kind = :kind AND value = :value {_and(where)}", params,
+        # In (kind, value, reporter) key order: distinct reporters are counted as read.
+        reports, reporters, first, last, weight = self.db.execute(
+            f"SELECT count(*), count(DISTINCT reporter), min(received_at), max(received_at), "
+            f"max({_WEIGHT_SQL}) FROM entity_reports "
+            f"WHERE kind = :kind AND value = :value {_and(where)}",
+            {**params, "kind": row.kind, "value": row.value},
         ).fetchone()
+        if not reports:
+            return None
         base = scoring.base_score(reporters, last, weight, now)
         return EntityRow(row.kind, row.value, reports, reporters, True, first, last, weight,
                          base, base)
+
+    def _first_report(self) -> int:
+        """Return when the first report was received (0 with none)."""
+        (first,) = self.db.execute("SELECT min(received_at) FROM reports").fetchone()
+        return int(first or 0)
 
     def _share_since(self, since: int) -> float:
         """Return the share of all reports received since a time (0 to 1)."""
@@ -277,43 +281,14 @@ class SqlSummary:
             "SELECT count(*) FROM reports WHERE received_at >= ?", (since,)).fetchone()
         return window / total if total else 0.0
 
-    def _cut(self, filters: Filters, where: str, params: dict[str, Any], now: int,
-             bonus: bool) -> tuple[str, float]:
-        """Choose which entities to read (a condition on their stats), and the others' ceiling.
-
-        The cut lets about `depth` rows through: those with more reporters than the
-        depth-th busiest, or as many and seen as late. An entity left out has at most that
-        many under each selected status ('*': all) and, with that many, was seen earlier;
-        so it scores at most the returned ceiling. "" (and 0): read every entity.
-        """
-        row = self.db.execute(
-            f"SELECT reporters, last_seen FROM entity_stats INDEXED BY entity_stats_by_reporters "
-            f"{where} ORDER BY reporters DESC, last_seen DESC LIMIT 1 OFFSET :limit", params,
-        ).fetchone()
-        if row is None:
-            return "", 0.0  # fewer than `depth`: read them all
-        params |= {"cut_reporters": row[0], "cut_seen": row[1]}
-        statuses = max(len(filters.statuses), 1)
-        as_many_earlier = scoring.base_score(statuses * row[0], row[1], 1.0, now)
-        fewer = scoring.base_score(statuses * (row[0] - 1), now, 1.0, now)
-        bound = max(as_many_earlier, fewer) * max(scoring.TYPE_WEIGHTS.values())
-        return ("reporters >= :cut_reporters AND (reporters > :cut_reporters "
-                "OR last_seen >= :cut_seen)",
-                bound * (scoring.WATCHLIST_BONUS if bonus else 1.0))
-
-    def _first_report(self) -> int:
-        """Return when the first report was received (0 with none)."""
-        (first,) = self.db.execute("SELECT min(received_at) FROM reports").fetchone()
-        return int(first or 0)
-
     def receipts(self, kind: str, value: str, filters: Filters, limit: int) -> list[str]:
         """Return the receipts of the latest selected reports naming an entity, newest first."""
-        where, params = _where(filters, table="e")
-        # The primary key ends (received_at, report_id): the latest are the range's end.
+        where, params = _where(filters)
         rows = self.db.execute(
-            f"SELECT r.receipt FROM entity_reports AS e JOIN reports AS r ON r.id = e.report_id "
-            f"WHERE e.kind = :kind AND e.value = :value {_and(where)} "
-            "ORDER BY e.received_at DESC, e.report_id DESC LIMIT :limit",
+            "SELECT receipt FROM reports WHERE id IN (SELECT report_id FROM entity_reports "
+            f"WHERE kind = :kind AND value = :value {_and(where)} "
+            "ORDER BY received_at DESC, report_id DESC LIMIT :limit) "
+            "ORDER BY received_at DESC, id DESC",
             {**params, "kind": kind, "value": value, "limit": limit},
         )
         return [str(receipt) for (receipt,) in rows]
@@ -369,4 +344,3 @@ def record_run(db: sqlite_utils.Database, investigator: str, at: int) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-

@@ -71,8 +71,8 @@ class EntityRow:
     value: str
     reports: int
     reporters: int  # exact, or an upper bound
-    exact: bool  # whether `reporters` is exact
-    first_seen: int
+    exact: bool  # whether the figures are exact, or upper bounds
+    first_seen: int | None  # None: not known (re-read when shown)
     last_seen: int
     weight: float
     base_score: float  # with `reporters` as it is: exact or an upper bound
@@ -222,6 +222,11 @@ def _score(row: EntityRow, name: str | None, now: int) -> Scored:
     return total, replace(row, exact=True, ceiling=total), name
 
 
+def shown_score(total: float) -> float:
+    """Round a score for people: 2 decimals, or 3 significant digits below 1 (old reports)."""
+    return round(total, 2) if total >= 1 else float(f"{total:.3g}")
+
+
 def _watchlist_name(terms: dict[tuple[str, str], str], kind: str, value: str) -> str | None:
     """Return the watchlist name an identifier matches (as db.watchlist.watchlist_match)."""
     for term in lookup_terms(kind, value):
@@ -240,13 +245,17 @@ def summarise(source: SummarySource, filters: Filters, now: int, top: int,
               last_run: int | None = None, chart: bool = False) -> Summary:
     """Build the triage summary of the reports the filters select."""
     ranked, by_ceiling = _rank(source, filters, now, top)
-    entities = [
-        Entity(row.kind, row.value, row.reports, row.reporters, row.first_seen,
-               row.last_seen, round(total, 2), name,
-               tuple(source.receipts(row.kind, row.value, filters, RECEIPTS_PER_ENTITY)),
-               last_run is not None and row.first_seen > last_run)
-        for total, row, name in ranked
-    ]
+    entities = []
+    for total, row, name in ranked:
+        if row.first_seen is None:  # lost to a deletion from the running stats: re-read
+            row = source.refine(row, filters, now) or row
+        first = row.last_seen if row.first_seen is None else row.first_seen
+        entities.append(Entity(
+            row.kind, row.value, row.reports, row.reporters, first, row.last_seen,
+            shown_score(total), name,
+            tuple(source.receipts(row.kind, row.value, filters, RECEIPTS_PER_ENTITY)),
+            last_run is not None and first > last_run,
+        ))
     shown = {(e.kind, e.value) for e in entities}
     pool = [*shown, *((row.kind, row.value) for row in by_ceiling[:SUGGESTION_POOL])]
     suggestions = [s for s in similar(pool) if s.a in shown or s.b in shown][:MAX_SUGGESTIONS]
