@@ -175,16 +175,22 @@ def triage(obj: Obj, since: int | None, statuses: tuple[str, ...], kinds: tuple[
       tipline triage --format html -o briefing.html
       tipline triage --format json --kind evm --kind tron | jq '.entities[0]'
     """
-    from db.summary import SqlSummary, last_run, record_run
+    from concurrent.futures import ThreadPoolExecutor
+
+    from db.summary import SqlSummary, count_totals, last_run, record_run
     from triage import render
     from triage.summary import Filters, summarise
 
     now = int(time.time())
     who = investigator(by)
-    with database(obj) as db:
+    filters = Filters(since, statuses, kinds)
+    with database(obj) as db, ThreadPoolExecutor(max_workers=1) as pool:
+        # Distinct reporters are a pass over every report: count them on a connection of
+        # their own while this one ranks (SQLite works without holding Python's lock).
+        totals = pool.submit(count_totals, obj.settings().db_path, filters)
         previous = last_run(db, who)
-        filters = Filters(since, statuses, kinds)
-        summary = summarise(SqlSummary(db), filters, now, top, previous, chart=fmt == "html")
+        summary = summarise(SqlSummary(db), filters, now, top, previous, chart=fmt == "html",
+                            totals=totals.result)
         if fmt == "json":
             text = json.dumps(render.summary_json(summary, top), ensure_ascii=False,
                               indent=2) + "\n"

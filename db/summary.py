@@ -20,10 +20,12 @@ import json
 import math
 from collections.abc import Collection
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from db.connection import connect
 from db.migrations import TYPE_BITS
 from handlers.texts import TARGET_TYPES
 from triage import score as scoring
@@ -321,6 +323,15 @@ class SqlSummary:
             {**params, "start": start},
         )
         return [(int(day), int(count)) for day, count in rows]
+
+
+def count_totals(path: str | Path, filters: Filters) -> Totals:
+    """Count the totals on a connection of their own (for a thread beside the ranking)."""
+    db = connect(path, readonly=True)
+    try:
+        return SqlSummary(db).totals(filters)
+    finally:
+        db.conn.close()
 
 
 def last_run(db: sqlite_utils.Database, investigator: str) -> int | None:

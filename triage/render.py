@@ -11,14 +11,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Set
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers.receipts import display
 from handlers.texts import TARGET_TYPES
 from triage.case import STATUSES
-from triage.similar import Suggestion
 from triage.summary import Summary
 from triage.times import day_label, day_number, iso, short
+
+if TYPE_CHECKING:
+    from triage.similar import Suggestion
 
 RECEIPTS_SHOWN = 3  # in tables; JSON has them all
 

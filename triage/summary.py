@@ -18,15 +18,18 @@ ceilings only, and kept when at least one side is shown.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from triage import score as scoring
-from triage.allowlist import allowlisted_domains
-from triage.similar import Suggestion, similar
 from triage.times import DAY, UTC_OFFSET, day_number
-from triage.watchlist import lookup_terms
+
+if TYPE_CHECKING:
+    from triage.similar import Suggestion
+
+# triage.similar, .watchlist and .allowlist load pinyin dictionaries and the public suffix
+# list (half a second): they are imported where used, so a caller can start its SQL first.
 
 RECEIPTS_PER_ENTITY = 5
 SUGGESTION_POOL = 200
@@ -165,6 +168,8 @@ DONE, DEEPER, LOOSE = "done", "deeper", "loose"
 def _rank(source: SummarySource, filters: Filters, now: int, top: int
           ) -> tuple[list[Scored], list[EntityRow]]:
     """Return the exact best `top`, and the rows by ceiling."""
+    from triage.allowlist import allowlisted_domains
+
     terms = source.watchlist_terms()
     bonus_kinds = tuple(k for k in WATCHLIST_KINDS if k not in MATCHED_KINDS) if terms else ()
     matched_kinds = MATCHED_KINDS if terms else ()
@@ -229,6 +234,8 @@ def shown_score(total: float) -> float:
 
 def _watchlist_name(terms: dict[tuple[str, str], str], kind: str, value: str) -> str | None:
     """Return the watchlist name an identifier matches (as db.watchlist.watchlist_match)."""
+    from triage.watchlist import lookup_terms
+
     for term in lookup_terms(kind, value):
         if term in terms:
             return terms[term]
@@ -242,8 +249,14 @@ def _sorted(scored: Iterable[Scored]) -> list[Scored]:
 
 
 def summarise(source: SummarySource, filters: Filters, now: int, top: int,
-              last_run: int | None = None, chart: bool = False) -> Summary:
-    """Build the triage summary of the reports the filters select."""
+              last_run: int | None = None, chart: bool = False,
+              totals: Callable[[], Totals] | None = None) -> Summary:
+    """Build the triage summary of the reports the filters select.
+
+    `totals`: the totals, if the caller counts them elsewhere (it is called last).
+    """
+    from triage.similar import similar
+
     ranked, by_ceiling = _rank(source, filters, now, top)
     entities = []
     for total, row, name in ranked:
@@ -269,7 +282,7 @@ def summarise(source: SummarySource, filters: Filters, now: int, top: int,
     return Summary(
         generated_at=now,
         filters=filters,
-        totals=source.totals(filters),
+        totals=totals() if totals is not None else source.totals(filters),
         last_run=last_run,
         new_reports=None if last_run is None else source.reports_since(filters, last_run),
         entities=entities,
