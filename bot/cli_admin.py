@@ -71,7 +71,7 @@ def _statuses(given: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _bound(option: str, value: str | None, now: int, *, end: bool = False) -> int | None:
-    from triage.instants import BadTime, parse_bound
+    from triage.times import BadTime, parse_bound
 
     if value is None:
         return None
@@ -174,7 +174,7 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
     # One committed state for the count, the rows and the bundle, read in one scan.
     rows_wanted = output is not None or bundle is None
     try:
-        snapshot = exports.Snapshot(db, settings.db_path)
+        snapshot = exports.Snapshot(settings.db_path)
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot read the database {settings.db_path}: {error}"
                                    ) from None
@@ -229,7 +229,7 @@ def _write_bundle(db: sqlite_utils.Database, evidence_dir: Path, path: Path,
                   now: int) -> Any:
     from db import exports
     from triage.bundle import BundleError, write_bundle
-    from triage.instants import iso
+    from triage.times import iso
 
     version = _version()
     info = {
@@ -402,7 +402,7 @@ def purge(obj: Obj, days: int, statuses: tuple[str, ...], dry_run: bool, yes: bo
     from db.admin import log_action, purge_plan
     from db.admin import purge as run
     from triage.evidence import evidence_path
-    from triage.instants import iso
+    from triage.times import iso
 
     wanted = _statuses(statuses)
     db, settings = _open_db(obj)

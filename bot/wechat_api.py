@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -30,6 +30,7 @@ from db.connection import connect
 from triage.evidence import evidence_path
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Answers that mean "the token you sent is no good": refresh once, then try again.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
@@ -147,7 +148,7 @@ class WeChatAPI:
         log.info("new WeChat access token (valid %d s)", expires_in)
         return token
 
-    async def _with_token(self, call: Callable[[str], Awaitable[Any]]) -> Any:
+    async def _with_token(self, call: Callable[[str], Awaitable[T]]) -> T:
         """Run `call` with the token; on a token error refresh once and run it again."""
         token = await self.access_token()
         try:
@@ -179,35 +180,28 @@ class WeChatAPI:
                                         {"access_token": token, "media_id": media_id},
                                         evidence_dir)
 
-        result: StoredMedia = await self._with_token(call)
-        return result
+        return await self._with_token(call)
 
     # --- transport ------------------------------------------------------------------------
 
     async def _download(self, url: str, params: dict[str, str] | None, evidence_dir: Path,
                         follow: bool = True) -> StoredMedia:
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                async with self.session.get(url, params=params,
-                                            timeout=self.download_timeout) as response:
-                    _raise_for_server(response)
-                    mime = response.content_type or "application/octet-stream"
-                    if _is_json(mime):
-                        answer = _decode(await response.read())
-                        video_url = answer.get("video_url")
-                        if follow and isinstance(video_url, str) and video_url:
-                            # A video: WeChat answers with a URL to the file itself.
-                            return await self._download(video_url, None, evidence_dir, False)
-                        _check(answer)
-                        raise ApiUnavailable("WeChat answered JSON without the media")
+        async def attempt() -> StoredMedia:
+            async with self.session.get(url, params=params,
+                                        timeout=self.download_timeout) as response:
+                _raise_for_server(response)
+                mime = response.content_type or "application/octet-stream"
+                if not _is_json(mime):
                     return await _store(response, mime, evidence_dir)
-            except (aiohttp.ClientError, TimeoutError, ApiUnavailable) as error:
-                reason = _describe(error)
-                if attempt == self.retry.attempts:
-                    raise ApiUnavailable(reason) from None
-                log.info("WeChat download failed (%s), attempt %d", reason, attempt)
-                await asyncio.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+                answer = _decode(await response.read())
+            video_url = answer.get("video_url")
+            if follow and isinstance(video_url, str) and video_url:
+                # A video: WeChat answers with a URL to the file itself.
+                return await self._download(video_url, None, evidence_dir, False)
+            _check(answer)
+            raise ApiUnavailable("WeChat answered JSON without the media")
+
+        return await self._retrying("download", "", attempt)
 
     async def _request_json(self, method: str, path: str, *,
                             params: dict[str, str] | None = None,
@@ -216,22 +210,31 @@ class WeChatAPI:
         if json_body is not None:
             data = json.dumps(json_body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8"} if data else None
-        for attempt in range(1, self.retry.attempts + 1):
+
+        async def attempt() -> dict[str, Any]:
+            async with self.session.request(method, self.base + path, params=params,
+                                            data=data, headers=headers,
+                                            timeout=self.timeout) as response:
+                _raise_for_server(response)
+                answer = _decode(await response.read())
+            _check(answer)
+            return answer
+
+        return await self._retrying(path, f"{path}: ", attempt)
+
+    async def _retrying(self, what: str, prefix: str, attempt: Callable[[], Awaitable[T]]
+                        ) -> T:
+        """Run `attempt`, again after timeouts, 5xx and "busy", at most retry.attempts times."""
+        for number in range(1, self.retry.attempts + 1):
             try:
-                async with self.session.request(method, self.base + path, params=params,
-                                                data=data, headers=headers,
-                                                timeout=self.timeout) as response:
-                    _raise_for_server(response)
-                    answer = _decode(await response.read())
-                _check(answer)
-                return answer
+                return await attempt()
             except (aiohttp.ClientError, TimeoutError, ApiUnavailable) as error:
                 reason = _describe(error)
-                if attempt == self.retry.attempts:
-                    raise ApiUnavailable(f"{path}: {reason}") from None
-                log.info("WeChat %s failed (%s), attempt %d", path, reason, attempt)
-                await asyncio.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+                if number == self.retry.attempts:
+                    raise ApiUnavailable(prefix + reason) from None
+                log.info("WeChat %s failed (%s), attempt %d", what, reason, number)
+                await asyncio.sleep(self.retry.delay(number))
+        raise AssertionError("retry.attempts must be at least 1")
 
 
 @contextlib.asynccontextmanager

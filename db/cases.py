@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
+from db.connection import write_transaction
 from db.watchlist import watchlist_match
 from triage.case import Case, Change, Evidence, HistoryEntry, Identifier, Update, plan
 from triage.extract import KINDS
@@ -71,14 +72,12 @@ def update_case(db: sqlite_utils.Database, receipt: str, update: Update, actor: 
                 ) -> list[Change] | None:
     """Apply an update in one transaction and log it; return the changes (None: no report)."""
     # BEGIN IMMEDIATE: the server may be writing; the read below must see what we change.
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         row = db.execute(
             "SELECT id, status, assignee FROM reports WHERE receipt = ?", (receipt,)
         ).fetchone()
         if row is None:
-            db.execute("ROLLBACK")
-            return None
+            return None  # nothing was written: the empty transaction just ends
         report_id, status, assignee = row
         after = plan(update, status, assignee)
         if after.changes:
@@ -92,8 +91,4 @@ def update_case(db: sqlite_utils.Database, receipt: str, update: Update, actor: 
                 "VALUES (?, ?, ?, ?, ?)",
                 [(report_id, now, actor, c.action, c.detail) for c in after.changes],
             )
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return after.changes

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from triage.instants import OFFSET_SECONDS, SQL_FORMAT
+from triage.times import UTC_OFFSET, ZONE
 
 COLUMNS = ("receipt", "received_at", "status", "target_type", "identifiers", "description",
            "evidence_count", "reporter", "who", "channel", "lang", "assignee", "updated_at")
@@ -47,14 +47,10 @@ class ExportFilter:
         return " AND ".join(clauses) or "1", tuple(params)
 
 
-# What `iso` writes after the seconds ("+08:00").
-_ZONE = SQL_FORMAT.removeprefix("%Y-%m-%dT%H:%M:%S")
-
-
 def _time(column: str) -> str:
-    # strftime(SQL_FORMAT, …) writes the same text, at about twice the cost of datetime().
-    return (f"replace(datetime({column} + {OFFSET_SECONDS}, 'unixepoch'), ' ', 'T') "
-            f"|| '{_ZONE}'")
+    # What triage.times.iso writes; strftime would too, at about twice datetime()'s cost.
+    return (f"replace(datetime({column} + {UTC_OFFSET}, 'unixepoch'), ' ', 'T') "
+            f"|| '{ZONE}'")
 
 
 def _guard(column: str) -> str:
@@ -150,37 +146,23 @@ def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any]) -> Iterato
 
 
 class Snapshot:
-    """Connections that all read the same committed state of the database.
+    """A read transaction: the count, the rows and an evidence bundle see one committed state.
 
-    While `db` holds the write lock (BEGIN IMMEDIATE, a few milliseconds) nothing can
-    commit, so read transactions begun then on every reader see one state; the lock is
-    released at once and the readers keep that state, while the server goes on writing.
-    The rows and an evidence bundle are read on the first reader, one after the other.
+    WAL readers keep the state their transaction began with while the server goes on
+    writing, so an export never mixes reports filed before and after it started.
     """
 
-    def __init__(self, db: sqlite_utils.Database, path: Path, readers: int = 1) -> None:
-        self.readers: list[sqlite_utils.Database] = []
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for _ in range(readers):
-                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA busy_timeout = 10000")
-                conn.execute("BEGIN")
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # read begins
-                self.readers.append(sqlite_utils.Database(conn))
-        finally:
-            db.execute("ROLLBACK")
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """The first reader: the one every read of an export goes through."""
-        return self.readers[0]
+    def __init__(self, path: Path) -> None:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read begins here
+        self.db = sqlite_utils.Database(conn)
 
     def close(self) -> None:
-        """End the read transactions and close the readers."""
-        for reader in self.readers:
-            reader.conn.execute("COMMIT")
-            reader.conn.close()
+        """End the read transaction and close the connection."""
+        self.db.conn.execute("COMMIT")
+        self.db.conn.close()
 
     def lines(self, fmt: str, where: ExportFilter, page: int = 5_000
               ) -> Iterator[tuple[int, bytes]]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from db.connection import write_transaction
+
 # WeChat deletes temporary media 3 days after it was sent.
 MEDIA_LIFETIME = 3 * 86400
 
@@ -93,28 +95,18 @@ def pending(db: sqlite_utils.Database) -> int:
 
 def _settle(db: sqlite_utils.Database, job: FetchJob, worker: str, sql: str,
             params: tuple[object, ...]) -> bool:
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         gone = db.execute(
             "DELETE FROM fetch_jobs WHERE evidence_id = ? AND claimed_by = ?",
             (job.evidence_id, worker),
         ).rowcount
         if gone:
             db.execute(sql, params)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return bool(gone)
 
 
 def _write(db: sqlite_utils.Database, sql: str, params: tuple[object, ...]
            ) -> list[tuple[int, ...]]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        rows = db.execute(sql, params).fetchall()
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    with write_transaction(db):
+        rows: list[tuple[int, ...]] = db.execute(sql, params).fetchall()
     return rows

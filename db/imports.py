@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import sqlite_utils
 
+from db.connection import write_transaction
 from db.reports import identifiers_text
 
 # SQLite allows 32,766 host parameters since 3.32; stay far below for older builds.
@@ -89,8 +90,7 @@ def file_batch(
     one per report, so unknown reporters never look like one prolific reporter.
     """
     conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         given = [f.receipt for f in filings if f.receipt is not None]
         seen = _taken(db, given)
         contents = _filed_contents(
@@ -138,11 +138,6 @@ def file_batch(
         conn.executemany(
             "INSERT INTO report_history (report_id, at, actor, action, detail) "
             "VALUES (?, ?, ?, 'imported', ?)", history)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return BatchResult(len(reports), len(filings) - len(reports))
 
 

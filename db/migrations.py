@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from db.connection import write_transaction
+
 # Bits of entity_stats.types, one per target type (an unknown code counts as other).
 # Frozen: migration 6's triggers and the stored bits use them; db/summary.py reads them.
 TYPE_BITS = {"exchange": 1, "ico": 2, "wechat_account": 4, "payment": 8, "app": 16, "other": 32}
@@ -344,8 +346,7 @@ def migrate(db: sqlite_utils.Database) -> int:
     """Apply pending migrations in one transaction; return how many were applied."""
     if schema_version(db) >= len(MIGRATIONS):
         return 0
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         # Re-read under the lock: another worker process may have migrated meanwhile.
         current = schema_version(db)
         if current > len(MIGRATIONS):
@@ -356,8 +357,4 @@ def migrate(db: sqlite_utils.Database) -> int:
             for statement in MIGRATIONS[number - 1]:
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return len(MIGRATIONS) - current

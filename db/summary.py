@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db.connection import connect
+from db.connection import connect, write_transaction
 from db.migrations import TYPE_BITS
 from handlers.texts import TARGET_TYPES
 from triage import score as scoring
@@ -344,14 +344,9 @@ def last_run(db: sqlite_utils.Database, investigator: str) -> int | None:
 
 def record_run(db: sqlite_utils.Database, investigator: str, at: int) -> None:
     """Remember that an investigator ran triage at a time."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         db.execute(
             "INSERT INTO triage_runs (investigator, last_run_at) VALUES (?, ?) "
             "ON CONFLICT (investigator) DO UPDATE SET last_run_at = excluded.last_run_at",
             (investigator, at),
         )
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from db.connection import write_transaction
 from triage.watchlist import Entry, lookup_terms
 
 
@@ -25,8 +26,7 @@ def import_entries(db: sqlite_utils.Database, entries: Sequence[Entry], now: int
     """Store entries in one transaction; an entry already there has its terms replaced."""
     added = replaced = 0
     terms: Counter[str] = Counter()
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         for entry in entries:
             row = db.execute("SELECT id FROM watchlist WHERE name = ?", (entry.name,)).fetchone()
             if row is None:
@@ -45,10 +45,6 @@ def import_entries(db: sqlite_utils.Database, entries: Sequence[Entry], now: int
                 [(entry_id, kind, value) for kind, value in entry.terms],
             )
             terms.update(kind for kind, _ in entry.terms)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return ImportCounts(added, replaced, terms)
 
 

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.receipts import normalise as normalise_receipt
-from handlers.report import _identifiers as merge_identifiers
-from handlers.report import _names_something
+from handlers.report import filed_identifiers, names_something
 from handlers.texts import TARGET_TYPES
 from triage.extract import Identifier, extract
-from triage.instants import BadTime, parse_instant
+from triage.times import BadTime, parse_time
 
 STATUSES = ("new", "reviewing", "escalated", "dismissed", "closed")
 FIELDS = ("description", "who", "target_type", "received_at", "reporter", "channel")
@@ -97,7 +96,7 @@ def read_row(fields: Mapping[str, Any], line: int, channel: str = DEFAULT_CHANNE
         raise RowError(f"line {line}: description is required (what happened)")
     received = text("received_at", 64)
     try:
-        received_at = parse_instant(received) if received else None
+        received_at = parse_time(received) if received else None
     except BadTime as error:
         raise RowError(f"line {line}: received_at: {error}") from None
     given_channel = text("channel", 64).lower() or channel
@@ -199,7 +198,7 @@ def who_identifiers(who: str) -> list[Identifier]:
     found = [i for i in _extract_who(who) if i.kind != "name" or len(i.value) > 1]
     if not found and who:
         plain = unicodedata.normalize("NFKC", who).strip()
-        if _names_something(plain):
+        if names_something(plain):
             found = [Identifier("name", plain.casefold(), who)]
     return found
 
@@ -216,4 +215,4 @@ def identifiers(who: str, description: str, listed: tuple[Triple, ...] = ()
         "what_ids": [(i.kind, i.value, i.raw) for i in _extract_description(description)],
         "note_ids": list(listed),
     }
-    return merge_identifiers(draft)
+    return filed_identifiers(draft)

@@ -90,7 +90,7 @@ def read_who(ctx: Context, draft: dict[str, Any]) -> str | None:
     found = [i for i in found if i.kind != "name" or len(i.value) > 1]
     if not found:
         plain = unicodedata.normalize("NFKC", typed).strip()
-        if not _names_something(plain):
+        if not names_something(plain):
             return None
         found = [Identifier("name", plain.casefold(), typed)]
     draft["who"] = typed
@@ -263,7 +263,7 @@ def submit(ctx: Context) -> Reply:
     ctx.store.file_report(NewReport(
         receipt=receipt, reporter=ctx.inbound.sender, draft_id=draft["id"],
         target_type=draft["target_type"], who=draft["who"], description=draft["what"],
-        identifiers=_identifiers(draft), lang=ctx.lang, filed_at=ctx.now,
+        identifiers=filed_identifiers(draft), lang=ctx.lang, filed_at=ctx.now,
     ))
     del ctx.state["draft"]
     return Reply(ctx.t("filed", receipt=display(receipt)))
@@ -382,7 +382,7 @@ def _echo_items(ctx: Context, found: list[Identifier]) -> str:
     return ctx.t("separator").join(items)
 
 
-def _identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+def filed_identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
     """Everything the report names: the "who" answer, the description, text evidence.
 
     Names are stored under their match key (火幣網 and 火币 alike become 火币), so reports
@@ -397,7 +397,7 @@ def _identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
     return tuple((kind, value, raw) for (kind, value), raw in found.items())
 
 
-def _names_something(plain: str) -> bool:
+def names_something(plain: str) -> bool:
     """Whether an answer without identifiers can stand as a name."""
     if not 2 <= len(plain) <= 60 or plain.casefold().strip("。.!！") in NON_ANSWERS:
         return False

@@ -70,11 +70,10 @@ def evidence(settings: Settings, evidence_id: int) -> dict[str, object]:
     return dict(zip(names, row, strict=True))
 
 
-async def fetch_all(settings: Settings, **options: object) -> None:
+async def fetch_all(settings: Settings) -> None:
     """Run one fetcher until the queue is empty (or nothing more is due)."""
     async with open_api(settings, retry=FAST, timeout=0.5) as api:
-        fetcher = Fetcher(api, settings.db_path, settings.evidence_dir,
-                          Schedule(retry_base=0, **options))  # type: ignore[arg-type]
+        fetcher = Fetcher(api, settings.db_path, settings.evidence_dir, Schedule(retry_base=0))
         try:
             while await fetcher.run_once():
                 pass

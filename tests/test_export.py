@@ -236,19 +236,17 @@ def test_a_bundle_notes_evidence_it_could_not_include(
     assert code == 1 and "already exists" in output
 
 
-def test_parallel_readers_give_one_snapshot_in_filing_order(
+def test_an_export_reads_one_snapshot_in_filing_order(
     settings: Settings, filed: dict[str, str]
 ) -> None:
     from db import exports
-    from db.connection import connect
 
     for n in range(7):
         Reporter(settings.db_path, f"o_more{n}").file(f"site{n}.com", f"第{n}个网站，提不出来。")
-    db = connect(settings.db_path)
-    one = exports.Snapshot(db, settings.db_path, readers=1)
+    one = exports.Snapshot(settings.db_path)
     expected = b"".join(data for _, data in one.lines("jsonl", exports.ExportFilter()))
     one.close()
-    snapshot = exports.Snapshot(db, settings.db_path, readers=3)
+    snapshot = exports.Snapshot(settings.db_path)
     Reporter(settings.db_path, "o_late").file("late.com", "快照之后才提交的举报。")  # not seen
     pages = list(snapshot.lines("jsonl", exports.ExportFilter(), page=2))
     csv_pages = list(snapshot.lines("csv", exports.ExportFilter(), page=3))
@@ -262,25 +260,6 @@ def test_parallel_readers_give_one_snapshot_in_filing_order(
     records = list(csv.reader(io.StringIO(b"".join(d for _, d in csv_pages).decode(),
                                           newline="")))
     assert [r[0] for r in records] == receipts
-
-
-def test_a_reader_that_stops_early_leaves_no_thread_behind(
-    settings: Settings, filed: dict[str, str]
-) -> None:
-    import threading
-
-    from db import exports
-    from db.connection import connect
-
-    for n in range(6):
-        Reporter(settings.db_path, f"o_more{n}").file(f"site{n}.com", f"第{n}个网站，提不出来。")
-    before = threading.active_count()
-    snapshot = exports.Snapshot(connect(settings.db_path), settings.db_path, readers=3)
-    pages = snapshot.lines("csv", exports.ExportFilter(), page=1)
-    assert next(pages)[0] == 1
-    pages.close()  # as when stdout's reader goes away (`tipline export | head`)
-    snapshot.close()
-    assert threading.active_count() == before
 
 
 def test_a_chat_report_with_a_photo_exports_the_identifiers_and_evidence_count_on_its_row(

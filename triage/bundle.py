@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.evidence import evidence_path
-from triage.instants import iso
+from triage.times import iso
 
 _COPY_CHUNK = 1 << 20
 

@@ -1,17 +1,22 @@
 """Times as investigators read and type them: ISO 8601, Beijing time unless an offset is given.
 
-Stored times are epoch seconds. Shown times carry their offset ("2024-05-01T09:30:00+08:00")
-so a copy pasted elsewhere stays unambiguous; days (`--since 2024-05-01`, the chart's bars)
-are Beijing days, the reporters' and investigators' own calendar.
+Stored times are epoch seconds. Shown and exported times carry their offset
+("2024-05-01T09:30:00+08:00"), so a copy read elsewhere stays exact and imports back to the
+same second; days (`--since 2024-05-01`, the chart's bars) are Beijing days, the reporters'
+and investigators' own calendar.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8))
 UTC_OFFSET = 8 * 3600  # seconds east of UTC
 DAY = 86400
+ZONE = "+08:00"  # what `iso` writes after the seconds
+_RELATIVE = re.compile(r"(\d{1,5})([dh])")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class BadTime(ValueError):
@@ -30,6 +35,23 @@ def parse_time(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BEIJING)
     return int(moment.timestamp())
+
+
+def parse_bound(text: str, now: int, *, end: bool = False) -> int:
+    """Read a --since/--until value: a date, an ISO 8601 time, or "7d"/"12h" before now.
+
+    A bare date as an end bound (`end=True`) means the end of that Beijing day, so
+    `--until 2024-05-31` includes the 31st. Bounds are [since, until).
+    """
+    text = text.strip()
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        number, unit = int(relative[1]), relative[2]
+        return now - number * (DAY if unit == "d" else 3600)
+    moment = parse_time(text)
+    if end and _DATE_ONLY.fullmatch(text):
+        return moment + DAY
+    return moment
 
 
 def iso(timestamp: int) -> str:

@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 import base58  # noqa: E402
 
+from tests.corpus.make_wallets import segwit  # noqa: E402
 from triage.wallets import eip55  # noqa: E402
 
 BRANDS = ("huobi", "binance", "okx", "okex", "gate", "bybit", "bitget", "kucoin", "mexc",
@@ -50,36 +51,8 @@ MOBILE_PREFIXES = ("139", "138", "137", "136", "135", "188", "187", "186", "158"
 CHANNELS = ("hotline", "email", "letter", "hotline", "email")
 TARGETS = ("exchange", "ico", "wechat_account", "payment", "app", "other",
            "1", "2", "3", "4", "5", "6")
-CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 EPOCH = dt.datetime(2023, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 SPAN_SECONDS = 2 * 365 * 86400
-
-
-def _polymod(values: list[int]) -> int:
-    chk = 1
-    for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i, gen in enumerate(_GEN):
-            if (top >> i) & 1:
-                chk ^= gen
-    return chk
-
-
-def bech32_p2wpkh(program: bytes) -> str:
-    """A mainnet v0 segwit address for a 20-byte program."""
-    acc = bits = 0
-    data = [0]
-    for byte in program:
-        acc, bits = (acc << 8) | byte, bits + 8
-        while bits >= 5:
-            bits -= 5
-            data.append((acc >> bits) & 31)
-    hrp = [3, 3, 0, 2, 3]  # "bc" expanded
-    mod = _polymod(hrp + data + [0] * 6) ^ 1
-    return "bc1" + "".join(CHARSET[d] for d in data + [(mod >> 5 * (5 - i)) & 31
-                                                        for i in range(6)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +94,7 @@ def _wallet(rng: random.Random, n: int) -> str:
         return str(base58.b58encode_check(b"\x41" + h20).decode("ascii"))  # TRON
     if roll < 0.85:
         return "0x" + eip55(h20.hex())
-    return bech32_p2wpkh(h20)
+    return segwit(0, h20)  # a v0 (P2WPKH) address
 
 
 def platforms(count: int, rng: random.Random) -> list[Platform]:
