@@ -189,8 +189,8 @@ def triage(obj: Obj, since: int | None, statuses: tuple[str, ...], kinds: tuple[
         # their own while this one ranks (SQLite works without holding Python's lock).
         totals = pool.submit(count_totals, obj.settings().db_path, filters)
         previous = last_run(db, who)
-        summary = summarise(SqlSummary(db), filters, now, top, previous, chart=fmt == "html",
-                            totals=totals.result)
+        summary = summarise(SqlSummary.current(db), filters, now, top, previous,
+                            chart=fmt == "html", totals=totals.result)
         if fmt == "json":
             text = json.dumps(render.summary_json(summary, top), ensure_ascii=False,
                               indent=2) + "\n"

@@ -6,8 +6,9 @@ for each request, in order:
 
     verify → decrypt → parse → [nonce → claim → state → handler → store] → render → encrypt
 
-where the bracket of every message of the batch is one durable transaction
-(db/batch.py). Answers go back only after that commit returned.
+where the bracket of every message of the batch is one transaction (db/batch.py).
+Answers go back only once that commit is on disk: the write-ahead log is fsynced after
+the COMMIT (db/wal.py), while the next batch already runs.
 
 Why a process of its own: Python runs one thread at a time, and the HTTP side alone
 costs as much CPU as a hello-world server. Verification, parsing, SQLite and the
@@ -25,6 +26,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ from db.checkpoint import WRITER_AUTOCHECKPOINT, Checkpointer
 from db.connection import connect
 from db.migrations import migrate
 from db.nonces import admit_nonce
+from db.wal import ENGINE_SYNCHRONOUS, WalFile
 from handlers.context import Policy
 from handlers.report import message_text
 from handlers.texts import text
@@ -129,6 +132,7 @@ class Engine:
         )
         self._housekept = 0.0
         self.checkpointer = Checkpointer(settings.db_path)
+        self.wal = WalFile(settings.db_path)
 
     @classmethod
     def open(cls, settings: Settings) -> Engine:
@@ -136,6 +140,8 @@ class Engine:
         db = connect(settings.db_path)
         migrate(db)
         db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+        # COMMIT writes the log; `make_durable` fsyncs it before anyone is answered.
+        db.execute(f"PRAGMA synchronous = {ENGINE_SYNCHRONOUS}")
         engine = cls(settings, db)
         engine.checkpointer.start()
         extract("warm-up.example.com")  # builds the suffix list now, not in a request
@@ -162,10 +168,20 @@ class Engine:
             log.exception("a batch of %d requests could not be applied", len(batch))
             return [(False, BatchFailed(str(error)))] * len(jobs)
 
-    def commit(self) -> None:
-        """Commit what `apply` did (durably; may wait on the disk, so run it off the loop)."""
-        if self.db.conn.in_transaction:
+    def commit(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Commit what `apply` did (to the log, not yet durably); all fail if it cannot."""
+        if not self.db.conn.in_transaction:
+            return outcomes
+        try:
             commit(self.db)
+        except Exception as error:
+            log.exception("a batch of %d messages could not be committed", len(outcomes))
+            return [(False, BatchFailed(str(error)))] * len(outcomes)
+        return outcomes
+
+    def make_durable(self) -> None:
+        """Put every commit so far on disk (an fsync: run it off the loop)."""
+        self.wal.sync()
 
     def finish(self, batch: list[_Prepared | Answer], outcomes: list[Outcome]
                ) -> list[Answer]:
@@ -197,6 +213,7 @@ class Engine:
         if self.checkpointer.is_alive():
             self.checkpointer.stop()
         self.db.close()
+        self.wal.close()
 
     def _prepare(self, delivery: Delivery) -> _Prepared | Answer:
         """Verify, decrypt and parse a delivery, or answer it at once (refusal, unknown)."""
@@ -344,21 +361,21 @@ class _EngineProtocol(asyncio.Protocol):
 async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
     """Answer workers on the Unix socket at `path` until `stop` is set.
 
-    Batches overlap: while one batch's COMMIT waits for the disk on a thread, the next
-    batch is read, verified and parsed; its jobs run once that commit has returned.
+    Batches overlap: while one batch's log is fsynced on a thread, the next batch is
+    verified, parsed, applied and committed; each is answered once its fsync returned.
     """
     pending: list[tuple[asyncio.Transport, frames.Item]] = []
     arrived = asyncio.Event()
     loop = asyncio.get_running_loop()
-    committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-commit")
+    durability = _Durability(engine)
     server = await loop.create_unix_server(lambda: _EngineProtocol(pending, arrived),
                                            path=str(path))
     path.chmod(0o600)
     stopping = asyncio.ensure_future(stop.wait())
-    in_flight: _InFlight | None = None
     try:
         while True:
-            if not pending and in_flight is None:
+            durability.check()
+            if not pending:
                 if stop.is_set():
                     return
                 arrived.clear()
@@ -370,44 +387,74 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
             pending.clear()
             messages = [(t, item) for t, item in batch if item[0] == MESSAGE]
             prepared = engine.prepare([item[2] for _, item in messages])
-            if in_flight is not None:
-                await in_flight.answer(engine)
-                in_flight = None
             # No transaction is open here: health checks and housekeeping fit in.
             _answer_pings(engine, batch)
             engine.housekeep(time.time())
-            outcomes = engine.apply(prepared)
+            outcomes = engine.commit(engine.apply(prepared))
             if outcomes:
-                commit = loop.run_in_executor(committer, engine.commit)
-                in_flight = _InFlight(messages, prepared, outcomes, commit)
+                durability.then(functools.partial(_answer, engine, messages, prepared,
+                                                  outcomes))
             else:
                 _send(messages, engine.finish(prepared, []))
             # Let the event loop read what arrived meanwhile: it becomes the next batch.
             await asyncio.sleep(0)
     finally:
-        if in_flight is not None:
-            await in_flight.answer(engine)
+        await durability.drain()
         stopping.cancel()
         server.close()
-        committer.shutdown(wait=True)
 
 
-@dataclass(slots=True)
-class _InFlight:
-    """A batch whose transaction is committing: answered once the commit returned."""
+class _Durability:
+    """Answers batches once their commits are on disk: one fsync covers all that wait."""
 
-    messages: list[tuple[asyncio.Transport, frames.Item]]
-    prepared: list[_Prepared | Answer]
-    outcomes: list[Outcome]
-    commit: asyncio.Future[None]
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-fsync")
+        self._waiting: list[Callable[[bool], None]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._error: OSError | None = None
 
-    async def answer(self, engine: Engine) -> None:
-        try:
-            await self.commit
-        except Exception as error:
-            log.exception("a batch of %d messages could not be committed", len(self.outcomes))
-            self.outcomes = [(False, error)] * len(self.outcomes)
-        _send(self.messages, engine.finish(self.prepared, self.outcomes))
+    def then(self, answer: Callable[[bool], None]) -> None:
+        """Call `answer(durable)` once everything committed so far is on disk (or not)."""
+        self._waiting.append(answer)
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+
+    def check(self) -> None:
+        """Stop the engine if the disk failed: after a failed fsync nothing is certain."""
+        if self._error is not None:
+            raise self._error
+
+    async def drain(self) -> None:
+        """Answer every batch still waiting, then stop the thread."""
+        if self._flushing is not None:
+            await self._flushing
+        self._syncer.shutdown(wait=True)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            # Only what was committed before this fsync starts counts as covered by it.
+            waiting, self._waiting = self._waiting, []
+            try:
+                await loop.run_in_executor(self._syncer, self.engine.make_durable)
+                durable = True
+            except OSError as error:
+                log.critical("the write-ahead log could not be synced: %s", error)
+                self._error = error
+                durable = False
+            for answer in waiting:
+                answer(durable)
+        self._flushing = None
+
+
+def _answer(engine: Engine, messages: list[tuple[asyncio.Transport, frames.Item]],
+            prepared: list[_Prepared | Answer], outcomes: list[Outcome], durable: bool) -> None:
+    """Send a committed batch's answers; 503 for all if its commit may not be on disk."""
+    if not durable:
+        outcomes = [(False, BatchFailed("the commit is not known to be on disk"))] * len(
+            outcomes)
+    _send(messages, engine.finish(prepared, outcomes))
 
 
 def _send(messages: list[tuple[asyncio.Transport, frames.Item]], answers: list[Answer]) -> None:

@@ -28,8 +28,8 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     identifiers = [
         Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0))
         for kind, value, raw, reports in db.execute(
-            "SELECT i.kind, i.value, i.raw, (SELECT s.reports FROM entity_stats AS s "
-            "WHERE s.kind = i.kind AND s.value = i.value) "
+            "SELECT i.kind, i.value, i.raw, (SELECT count(*) FROM report_identifiers AS o "
+            "WHERE o.kind = i.kind AND o.value = i.value) "
             "FROM report_identifiers AS i "
             "WHERE i.report_id = ?", (report_id,),
         )

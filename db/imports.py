@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import sqlite_utils
 
+from db import entities
 from db.connection import write_transaction
 from db.reports import identifiers_text
 
@@ -138,6 +139,7 @@ def file_batch(
         conn.executemany(
             "INSERT INTO report_history (report_id, at, actor, action, detail) "
             "VALUES (?, ?, ?, 'imported', ?)", history)
+        entities.index_new(db)  # the batch's reports, so triage reads them without a wait
     return BatchResult(len(reports), len(filings) - len(reports))
 
 

@@ -11,7 +11,7 @@ from db.connection import write_transaction
 TYPE_BITS = {"exchange": 1, "ico": 2, "wechat_account": 4, "payment": 8, "app": 16, "other": 32}
 
 
-def _type_bit(column: str) -> str:
+def type_bit_sql(column: str) -> str:
     """Return SQL for the TYPE_BITS bit of a target type column."""
     cases = " ".join(f"WHEN '{code}' THEN {bit}" for code, bit in TYPE_BITS.items())
     return f"(CASE {column} {cases} ELSE {TYPE_BITS['other']} END)"
@@ -230,7 +230,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (kind, value)
         ) WITHOUT ROWID""",
         f"""INSERT INTO entity_stats SELECT kind, value, count(*), count(DISTINCT reporter),
-            min(received_at), max(received_at), sum(DISTINCT {_type_bit("target_type")})
+            min(received_at), max(received_at), sum(DISTINCT {type_bit_sql("target_type")})
         FROM entity_reports GROUP BY kind, value""",
         """CREATE TRIGGER entity_reports_insert AFTER INSERT ON report_identifiers BEGIN
             INSERT OR IGNORE INTO entity_reports
@@ -273,7 +273,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 NOT EXISTS (SELECT 1 FROM entity_reports WHERE kind = NEW.kind
                     AND value = NEW.value AND reporter = NEW.reporter
                     AND report_id != NEW.report_id),
-                NEW.received_at, NEW.received_at, {_type_bit("NEW.target_type")})
+                NEW.received_at, NEW.received_at, {type_bit_sql("NEW.target_type")})
             ON CONFLICT (kind, value) DO UPDATE SET
                 reports = reports + 1,
                 reporters = reporters + excluded.reporters,
@@ -296,8 +296,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                         WHERE kind = OLD.kind AND value = OLD.value), last_seen) END,
                 types = CASE WHEN EXISTS (SELECT 1 FROM entity_reports WHERE kind = OLD.kind
                     AND value = OLD.value
-                    AND {_type_bit("target_type")} = {_type_bit("OLD.target_type")}) THEN types
-                    ELSE types & ~{_type_bit("OLD.target_type")} END
+                    AND {type_bit_sql("target_type")} = {type_bit_sql("OLD.target_type")})
+                    THEN types
+                    ELSE types & ~{type_bit_sql("OLD.target_type")} END
             WHERE kind = OLD.kind AND value = OLD.value;
             DELETE FROM entity_stats
             WHERE kind = OLD.kind AND value = OLD.value AND reports <= 0;
@@ -332,6 +333,45 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         WHEN OLD.report_id IS NOT NEW.report_id BEGIN
             UPDATE reports SET evidence_count = evidence_count - 1 WHERE id = OLD.report_id;
             UPDATE reports SET evidence_count = evidence_count + 1 WHERE id = NEW.report_id;
+        END""",
+    ),
+    (
+        # Triage's entity tables are brought up to date in bulk (db/entities.py) by whoever
+        # reads them or files in bulk, no longer by a trigger per identifier filed: those
+        # cost the chat ~45 us a message and the import a third of its time. Everything
+        # filed so far is indexed: the triggers kept it so.
+        #
+        # entity_index: reports with an id up to indexed_to are in the tables; above it,
+        # not yet. entity_pending: reports at or below it to index again (an identifier
+        # added later, a refiled report); their rows left the tables when they changed.
+        """CREATE TABLE entity_index (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            indexed_to INTEGER NOT NULL
+        )""",
+        "INSERT INTO entity_index VALUES (1, (SELECT coalesce(max(id), 0) FROM reports))",
+        "CREATE TABLE entity_pending (report_id INTEGER PRIMARY KEY)",
+        "DROP TRIGGER entity_reports_insert",
+        "DROP TRIGGER entity_stats_insert",
+        """CREATE TRIGGER entity_pending_identifier AFTER INSERT ON report_identifiers
+        WHEN NEW.report_id <= (SELECT indexed_to FROM entity_index) BEGIN
+            INSERT OR IGNORE INTO entity_pending VALUES (NEW.report_id);
+        END""",
+        "DROP TRIGGER entity_reports_refile",
+        f"""CREATE TRIGGER entity_reports_refile
+        AFTER UPDATE OF reporter, target_type, received_at ON reports
+        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.received_at IS NOT NEW.received_at BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                ({_report_keys("OLD")});
+            INSERT OR IGNORE INTO entity_pending SELECT NEW.id
+            WHERE NEW.id <= (SELECT indexed_to FROM entity_index);
+        END""",
+        # Ids are max(id) + 1: once the newest reports are deleted, their ids come back,
+        # and must then count as not yet indexed.
+        """CREATE TRIGGER entity_index_deleted AFTER DELETE ON reports BEGIN
+            UPDATE entity_index SET indexed_to = (SELECT coalesce(max(id), 0) FROM reports)
+            WHERE indexed_to > (SELECT coalesce(max(id), 0) FROM reports);
+            DELETE FROM entity_pending WHERE report_id = OLD.id;
         END""",
     ),
 )

@@ -1,6 +1,7 @@
 """Triage reads in SQL: totals, entities by ceiling, exact figures, receipts, per-day counts, runs.
 
-Migration 6's triggers keep two tables for this, whoever files, imports, updates or purges:
+Two tables serve it, indexed in bulk by db/entities.py (`SqlSummary.current` runs it first) and
+kept in step with updates and purges by migration 6's triggers:
   entity_stats    one row per entity over all its reports: reports, distinct reporters,
                   last seen, first seen (NULL once its first report is deleted), the target
                   types named (TYPE_BITS)
@@ -25,6 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
+from db import entities
 from db.connection import connect, write_transaction
 from db.migrations import TYPE_BITS
 from handlers.texts import TARGET_TYPES
@@ -129,6 +131,12 @@ class SqlSummary:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         ensure_math(db)
+
+    @classmethod
+    def current(cls, db: sqlite_utils.Database) -> SqlSummary:
+        """Index what was filed since triage last ran, then read (needs a writable db)."""
+        entities.catch_up(db)
+        return cls(db)
 
     def totals(self, filters: Filters) -> Totals:
         """Count reports, reporters, statuses and target types."""

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 import bot.pipeline
+from bot import wechat
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
 from tests.conftest import SECRET, ServerProcess, WeChat, rows
@@ -189,12 +194,45 @@ async def test_a_stopped_engine_means_503_within_wechats_five_seconds(
         os.kill(engine, signal.SIGCONT)
 
 
-def test_the_engine_commits_durably(settings: Settings) -> None:
-    from bot.engine import Engine
+async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The engine commits to the log, fsyncs it off the loop, and only then answers."""
+    from bot.engine import Delivery, Engine, serve_engine
+    from bot.engine_link import EngineLink
 
     engine = Engine.open(settings)
+    assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    disk_ready, synced = threading.Event(), threading.Event()
+    fsync = engine.make_durable
+
+    def slow_disk() -> None:
+        disk_ready.wait(10)
+        fsync()
+        synced.set()
+
+    engine.make_durable = slow_disk  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_engine(engine, tmp_path / "engine.sock", stop))
+    link = EngineLink(tmp_path / "engine.sock")
     try:
-        assert engine.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        await link.connect()
+        xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": "o_alice",
+                                  "CreateTime": int(time.time()), "MsgType": "text",
+                                  "Content": "帮助", "MsgId": 1})
+        request = wechat.sign_request(settings.wechat_token, xml, openid="o_alice")
+        answer = asyncio.ensure_future(link.answer(Delivery(
+            urllib.parse.urlencode(request.params), request.body, int(time.time()))))
+        while not rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0]:
+            await asyncio.sleep(0.01)  # committed to the log, visible to other readers
+        await asyncio.sleep(0.2)
+        assert not answer.done()  # but not on disk yet: no reply
+        disk_ready.set()
+        status, body, _ = await answer
+        assert status == 200 and synced.is_set() and "举报".encode() in body
     finally:
+        disk_ready.set()
+        stop.set()
+        await serving
+        await link.close()
         engine.close()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot import cli_cases
+from db import entities as entity_index
 from db.connection import connect
 from db.summary import SqlSummary
 from db.watchlist import import_entries, watchlist_match
@@ -351,7 +352,7 @@ def test_the_ranking_is_exact_however_deep_the_walk_is_cut(
     monkeypatch.setattr(summary_module, "SUGGESTION_POOL", 3)
     monkeypatch.setattr(summary_module, "DEPTH_PER_ENTITY", 1)
     monkeypatch.setattr(summary_module, "MAX_LOOKUPS", 2)
-    source = SqlSummary(connect(desk.path))
+    source = SqlSummary.current(connect(desk.path))
     for filters in (Filters(), Filters(statuses=("new",)),
                     Filters(statuses=("new", "reviewing")), Filters(kinds=("phone", "name")),
                     Filters(since=desk.now - 30 * DAY), Filters(since=desk.now - 100 * DAY),
@@ -377,7 +378,7 @@ def test_a_new_platform_with_few_reporters_outranks_big_quiet_ones(
     # Read six entities first: the big quiet ones, while the new one is left out.
     monkeypatch.setattr(summary_module, "SUGGESTION_POOL", 1)
     monkeypatch.setattr(summary_module, "DEPTH_PER_ENTITY", 2)
-    got = summarise(SqlSummary(connect(desk.path)), Filters(), desk.now, 3)
+    got = summarise(SqlSummary.current(connect(desk.path)), Filters(), desk.now, 3)
     assert [e.value for e in got.entities] == ["xinglian-new.vip", "星链", "火币"]
     assert [(e.reporters, e.watchlist) for e in got.entities] == [
         (3, None), (3, None), (1, "Huobi")]
@@ -394,7 +395,7 @@ def test_a_watchlisted_domain_is_never_left_out_for_its_size(
         desk.file("https://huobi.com/pay", reporter=f"p_h{r}", target_type="payment")
     monkeypatch.setattr(summary_module, "SUGGESTION_POOL", 1)
     monkeypatch.setattr(summary_module, "DEPTH_PER_ENTITY", 2)
-    got = summarise(SqlSummary(connect(desk.path)), Filters(kinds=("domain",)), desk.now, 1)
+    got = summarise(SqlSummary.current(connect(desk.path)), Filters(kinds=("domain",)), desk.now, 1)
     assert [(e.value, e.reporters, e.watchlist) for e in got.entities] == [
         ("huobi.com", 7, "Huobi")]
 
@@ -414,6 +415,7 @@ def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> No
             "ON r.id = i.report_id GROUP BY kind, value ORDER BY 1, 2")
 
     def kept() -> list[tuple[Any, ...]]:
+        entity_index.catch_up(desk.db)  # what triage does before it reads
         # The first sighting is kept, or forgotten (NULL) once a deletion may have moved it.
         for kind, value, first in desk.rows("SELECT kind, value, first_seen FROM entity_stats"):
             (actual,) = desk.rows(
@@ -438,6 +440,15 @@ def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> No
     desk.db.execute("DELETE FROM reports WHERE received_at < ?", (desk.now - 30 * DAY,))
     assert kept() == recomputed() and kept()
     desk.db.execute("DELETE FROM report_identifiers WHERE kind = 'phone'")
+    assert kept() == recomputed()
+    # An identifier added to a report triage has already indexed: indexed on the next run.
+    desk.db.execute("INSERT INTO report_identifiers (report_id, kind, value, raw) SELECT "
+                    "max(id), 'domain', 'late.top', 'late.top' FROM reports")
+    assert kept() == recomputed()
+    # The newest reports deleted, their ids come back with the next ones: indexed too.
+    desk.db.execute("DELETE FROM reports WHERE id > (SELECT max(id) - 5 FROM reports)")
+    for n in range(3):
+        desk.file(f"site{n}.top 电话 13912340001", reporter="p_new")
     assert kept() == recomputed()
     desk.db.execute("DELETE FROM reports")
     assert kept() == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
