@@ -277,8 +277,8 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
     channel. Each is identified like a chat report (same extraction, same entities);
     reporters are stored only as pseudonyms (TIPLINE_SECRET_KEY). What `tipline export
     --format jsonl` wrote imports back: a receipt already filed is skipped, as is a row
-    already imported. Every row is checked first: if any is bad, each bad row is named
-    by line and nothing is imported.
+    already imported. All or nothing: if any row is bad, each bad row is named by line
+    and nothing stays imported (batches filed before the first bad row are taken back).
 
     \b
     Example:

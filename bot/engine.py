@@ -31,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
 
 import sqlite_utils
 
@@ -218,7 +217,7 @@ class Engine:
     def _prepare(self, delivery: Delivery) -> _Prepared | Answer:
         """Verify, decrypt and parse a delivery, or answer it at once (refusal, unknown)."""
         try:
-            q = dict(parse_qsl(delivery.query))
+            q = wechat.query_fields(delivery.query)
             verified = self._verify(q, delivery, self.crypto is not None)
         except WebhookError as error:
             return refusal(error)

@@ -1,11 +1,12 @@
-"""`tipline import`: read a JSONL or CSV file of tips, validate it all, then file it in batches.
+"""`tipline import`: read a JSONL or CSV file of tips and file them in batches, all or none.
 
-Two passes over the file, so memory stays flat however long it is: the first validates
-every row and files nothing if any is bad (each bad row is reported by line); the second
-identifies and files. Reading is streamed; rows travel in chunks to worker processes
-(JSON parsing, validation, identifier extraction and pseudonymising are CPU-bound) and
-come back in order to this process, which alone writes to the database, a batch per
-transaction. Standard input is spooled to a temporary file for the second pass.
+One pass over the file, streamed, so memory stays flat however long it is: rows travel in
+chunks to worker processes (JSON parsing, validation, identifier extraction and
+pseudonymising are CPU-bound) and come back in order to this process, which alone writes
+to the database, a batch per transaction (so the server's writes interleave). A bad row
+anywhere means nothing is imported: from the first one on, the rest is only validated
+(every bad row is reported by line), and the batches already filed are deleted again.
+Checking the whole file first would parse every row twice, a quarter of the work.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ Record = tuple[int, "bytes | dict[str, str]"]
 
 
 class ImportFailed(Exception):
-    """The file cannot be imported; nothing was filed. `errors` are one line each.
+    """The file cannot be imported; nothing stays filed. `errors` are one line each.
 
     `bad_rows` is 0 when the file as a whole cannot be read (a CSV header, an encoding).
     """
@@ -115,6 +116,16 @@ def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
         yield chunk
 
 
+@dataclass(slots=True)
+class Chunk:
+    """What a worker made of a chunk: its rows' filings (if all were good) and errors."""
+
+    rows: int
+    last_line: int  # of its last row: how far through the file it reaches
+    filings: list[Filing]
+    errors: list[str]
+
+
 # --- the workers' side ------------------------------------------------------------------
 
 _worker: dict[str, Any] = {}
@@ -142,23 +153,30 @@ def _tip(record: Record) -> Tip:
     return read_row(fields, line, _worker["channel"])
 
 
-def check_chunk(chunk: list[Record]) -> tuple[int, list[str]]:
-    """Validate rows; return how many there were and one line per bad row."""
+def check_chunk(chunk: list[Record]) -> Chunk:
+    """Only validate rows (once the import has failed): one line per bad row."""
     errors: list[str] = []
     for record in chunk:
         try:
             _tip(record)
         except RowError as error:
             errors.append(str(error))
-    return len(chunk), errors
+    return Chunk(len(chunk), chunk[-1][0], [], errors)
 
 
-def prepare_chunk(chunk: list[Record]) -> list[Filing]:
+def prepare_chunk(chunk: list[Record]) -> Chunk:
     """Validate, identify and pseudonymise rows: what the database writer files."""
     pseudonymise: Callable[[str], str] = _worker["pseudonymise"]
     filings: list[Filing] = []
+    errors: list[str] = []
     for record in chunk:
-        tip = _tip(record)
+        try:
+            tip = _tip(record)
+        except RowError as error:
+            errors.append(str(error))
+            continue
+        if errors:
+            continue  # the chunk will not be filed: validating the rest is enough
         reporter = tip.reporter
         if reporter is not None and not tip.keeps_pseudonym:
             reporter = pseudonymise(reporter)  # never store who called, only a pseudonym
@@ -167,7 +185,7 @@ def prepare_chunk(chunk: list[Record]) -> list[Filing]:
             tip.description, tip.lang, tip.received_at, tip.assignee,
             identifiers(tip.who, tip.description, tip.listed),
         ))
-    return filings
+    return Chunk(len(chunk), chunk[-1][0], [] if errors else filings, errors)
 
 
 # --- the import -------------------------------------------------------------------------
@@ -180,16 +198,17 @@ class _Runner:
         self.pool = pool
         self.window = window
 
-    def map(self, function: Callable[[list[Record]], Any], chunks: Iterator[list[Record]]
-            ) -> Iterator[Any]:
+    def map(self, function: Callable[[], Callable[[list[Record]], Chunk]],
+            chunks: Iterator[list[Record]]) -> Iterator[Chunk]:
+        """Results in order; `function()` picks, as each chunk is sent, what runs on it."""
         if self.pool is None:
             for chunk in chunks:
-                yield function(chunk)
+                yield function()(chunk)
             return
         # A bounded window of tasks in flight: Pool.imap would read the whole file ahead.
-        pending: collections.deque[AsyncResult[Any]] = collections.deque()
+        pending: collections.deque[AsyncResult[Chunk]] = collections.deque()
         for chunk in chunks:
-            pending.append(self.pool.apply_async(function, (chunk,)))
+            pending.append(self.pool.apply_async(function(), (chunk,)))
             if len(pending) >= self.window:
                 yield pending.popleft().get()
         while pending:
@@ -216,10 +235,10 @@ def import_tips(
     progress: Callable[[int, int], None] | None = None,
     stdin: IO[bytes] | None = None,
 ) -> ImportResult:
-    """Validate every row of `source` (a path, or "-" for `stdin`), then file them all.
+    """File every row of `source` (a path, or "-" for `stdin`), or none if any is bad.
 
-    Raises ImportFailed (nothing filed) if any row is bad, OSError if the file cannot be
-    read. `progress(done, total)` is called as batches commit.
+    Raises ImportFailed (nothing stays filed) if any row is bad, OSError if the file
+    cannot be read. `progress(lines_done, lines)` is called as batches commit.
     """
     from db.admin import log_action
     from db.migrations import migrate
@@ -227,24 +246,17 @@ def import_tips(
     result = ImportResult()
     with ExitStack() as stack:
         if source == "-":
-            spool = stack.enter_context(tempfile.TemporaryFile(prefix="tipline-import-"))
-            shutil.copyfileobj(stdin if stdin is not None else _stdin(), spool)
-            path_size = spool.tell()
-
-            def open_source() -> IO[bytes]:
-                spool.seek(0)
-                return spool
+            # Spooled, to know its size for the progress bar (and to read it as a file).
+            stream: IO[bytes] = stack.enter_context(
+                tempfile.TemporaryFile(prefix="tipline-import-"))
+            shutil.copyfileobj(stdin if stdin is not None else _stdin(), stream)
+            stream.seek(0)
         else:
-            path_size = os.path.getsize(source)
-            open(source, "rb").close()  # unreadable: fail before starting anything
-
-            def open_source() -> IO[bytes]:
-                return stack.enter_context(open(source, "rb"))
-
-        records = _jsonl_records if fmt == "jsonl" else _csv_records
+            stream = stack.enter_context(open(source, "rb"))
+        lines = _count_lines(stream)
         count = min(os.cpu_count() or 1, 4) if workers is None else workers
         pool: Pool | None = None
-        if count > 1 and path_size >= POOL_MIN_BYTES:
+        if count > 1 and os.fstat(stream.fileno()).st_size >= POOL_MIN_BYTES:
             # fork: workers start in milliseconds and share the loaded extraction tables.
             pool = stack.enter_context(multiprocessing.get_context("fork").Pool(
                 count, _init_worker, (secret_key, channel)))
@@ -252,49 +264,72 @@ def import_tips(
             _init_worker(secret_key, channel)
         runner = _Runner(pool, window=2 * count + 2)
 
-        errors: list[str] = []
-        bad = 0
-        for rows, chunk_errors in runner.map(check_chunk, _chunks(records(open_source()))):
-            result.rows += rows
-            bad += len(chunk_errors)
-            errors.extend(chunk_errors[: max(0, MAX_SHOWN_ERRORS - len(errors))])
-        if bad:
-            raise ImportFailed(errors, bad)
-
         db = connect(db_path)
+        stack.callback(db.conn.close)
         migrate(db)
         imports.tune_for_bulk(db)
         pseudonymise = pseudonymiser(secret_key)
         batch: list[Filing] = []
-        done = 0
+        filed: list[imports.BatchResult] = []
+        errors: list[str] = []
+        bad = 0
 
-        def flush() -> None:
-            nonlocal done
+        def flush(line: int) -> None:
             outcome = imports.file_batch(
                 db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
                 anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
+            filed.append(outcome)
             result.filed += outcome.filed
             result.skipped += outcome.skipped
-            done += len(batch)
             batch.clear()
             if progress is not None:
-                progress(done, result.rows)
+                progress(line, lines)
 
+        def task() -> Callable[[list[Record]], Chunk]:
+            # After a bad row nothing will be filed: the rest is only validated.
+            return check_chunk if bad else prepare_chunk
+
+        records = _jsonl_records if fmt == "jsonl" else _csv_records
         try:
-            for filings in runner.map(prepare_chunk, _chunks(records(open_source()))):
-                batch.extend(filings)
+            for chunk in runner.map(task, _chunks(records(stream))):
+                result.rows += chunk.rows
+                if chunk.errors:
+                    bad += len(chunk.errors)
+                    errors.extend(chunk.errors[: max(0, MAX_SHOWN_ERRORS - len(errors))])
+                if bad:
+                    continue
+                batch.extend(chunk.filings)
                 if len(batch) >= BATCH_ROWS:
-                    flush()
+                    flush(chunk.last_line)
+            if bad:
+                imports.unfile(db, filed)
+                result.filed = result.skipped = 0
+                raise ImportFailed(errors, bad)
             if batch:
-                flush()
+                flush(lines)
             result.complete = True
+        except ImportFailed as failed:
+            if failed.bad_rows == 0:  # the file as a whole could not be read
+                imports.unfile(db, filed)
+                result.filed = result.skipped = 0
+            raise
         finally:
             log_action(db, now, actor, "import", {
                 "source": source, "format": fmt, "rows": result.rows, "filed": result.filed,
                 "skipped": result.skipped, "complete": result.complete,
+                **({"bad_rows": bad} if bad else {}),
             })
-            db.conn.close()
     return result
+
+
+def _count_lines(stream: IO[bytes]) -> int:
+    """Lines in the file, for the progress bar (a read at disk speed); then rewind."""
+    lines, last = 0, b"\n"
+    while block := stream.read(1 << 20):
+        lines += block.count(b"\n")
+        last = block[-1:]
+    stream.seek(0)
+    return lines + (last != b"\n")
 
 
 def _stdin() -> IO[bytes]:

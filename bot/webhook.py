@@ -52,7 +52,7 @@ async def _forward(request: web.Request, body: bytes, method: str) -> web.Respon
     hook = request.app[WEBHOOK]
     now = int(time.time())
     try:
-        _precheck(hook.settings, request.query, now)
+        _precheck(hook.settings, wechat.query_fields(request.rel_url.raw_query_string), now)
     except WebhookError as error:
         return _response(refusal(error))
     # The raw query: decoding it is the engine's job, and it must happen exactly once.

@@ -43,10 +43,11 @@ class Filing(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What one batch did."""
+    """What one batch did: its reports have the ids first_id … first_id + filed - 1."""
 
     filed: int
     skipped: int
+    first_id: int = 0
 
 
 def _chunks(values: Sequence[object]) -> Iterable[Sequence[object]]:
@@ -112,6 +113,7 @@ def file_batch(
             keep.append((None, filing))
         receipts = _draw_receipts(db, [r for r, _ in keep], seen, new_receipt)
         next_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])
+        first_id = next_id + 1
         reports: list[tuple[object, ...]] = []
         identifiers: list[tuple[int, str, str, str]] = []
         history: list[tuple[int, int, str, str]] = []
@@ -140,7 +142,23 @@ def file_batch(
             "INSERT INTO report_history (report_id, at, actor, action, detail) "
             "VALUES (?, ?, ?, 'imported', ?)", history)
         entities.index_new(db)  # the batch's reports, so triage reads them without a wait
-    return BatchResult(len(reports), len(filings) - len(reports))
+    return BatchResult(len(reports), len(filings) - len(reports), first_id)
+
+
+def unfile(db: sqlite_utils.Database, batches: Sequence[BatchResult]) -> int:
+    """Delete the reports these batches filed (an import that failed); return how many.
+
+    A batch per transaction, as they were filed: the server's writes interleave. Their
+    identifiers and history go with them (ON DELETE CASCADE), triage's rows by trigger.
+    """
+    deleted = 0
+    for batch in reversed(batches):
+        if batch.filed:
+            with write_transaction(db):
+                deleted += db.execute(
+                    "DELETE FROM reports WHERE id BETWEEN ? AND ?",
+                    (batch.first_id, batch.first_id + batch.filed - 1)).rowcount
+    return deleted
 
 
 def _by_value(row: tuple[int, str, str, str]) -> tuple[str, str]:

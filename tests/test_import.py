@@ -257,6 +257,10 @@ def test_a_big_file_goes_through_the_worker_pool_in_order(
                              db_path=settings.db_path, secret_key=SECRET, actor="t", now=1,
                              workers=2)
     assert failed.value.errors == ["line 121: description is required (what happened)"]
+    # Six batches were filed before the bad row came: all taken back, triage's rows too.
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+    assert rows(settings.db_path, "SELECT count(*) FROM entity_reports") == [(0,)]
+    assert rows(settings.db_path, "SELECT count(*) FROM report_history") == [(0,)]
     result = importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
                                   db_path=settings.db_path, secret_key=SECRET, actor="t",
                                   now=1, workers=2)

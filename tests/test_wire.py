@@ -43,3 +43,14 @@ def test_frames_split_across_reads_are_reassembled_in_order() -> None:
 def test_a_delivery_crosses_the_socket_as_a_plain_tuple() -> None:
     delivery = Delivery("a=1", b"body", 5)
     assert pickle.loads(pickle.dumps(delivery)) == delivery
+
+
+def test_a_query_string_reads_as_the_standard_library_reads_it() -> None:
+    import random
+    from urllib.parse import parse_qsl
+
+    rng = random.Random(7)
+    pieces = ["signature", "=", "&", "nonce", "%2F", "%3D", "+", "%zz", "%e4%bd%a0", "a", "1"]
+    for _ in range(5000):
+        raw = "".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        assert wechat.query_fields(raw) == dict(parse_qsl(raw)), raw
