@@ -141,6 +141,9 @@ class Engine:
         db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
         # COMMIT writes the log; `make_durable` fsyncs it before anyone is answered.
         db.execute(f"PRAGMA synchronous = {ENGINE_SYNCHRONOUS}")
+        # Each message runs in a savepoint, whose undo journal otherwise lives in a temporary
+        # file: in memory it is ~50 us a message cheaper (and a few pages at most).
+        db.execute("PRAGMA temp_store = MEMORY")
         engine = cls(settings, db)
         engine.checkpointer.start()
         extract("warm-up.example.com")  # builds the suffix list now, not in a request
@@ -386,6 +389,9 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
             pending.clear()
             messages = [(t, item) for t, item in batch if item[0] == MESSAGE]
             prepared = engine.prepare([item[2] for _, item in messages])
+            # Answer the batches whose fsync returned meanwhile before starting on this
+            # one: apply and commit hold the loop for milliseconds.
+            await asyncio.sleep(0)
             # No transaction is open here: health checks and housekeeping fit in.
             _answer_pings(engine, batch)
             engine.housekeep(time.time())

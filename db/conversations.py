@@ -10,7 +10,7 @@ import sqlite_utils
 
 def load_state(db: sqlite_utils.Database, reporter: str) -> tuple[dict[str, Any], str]:
     """Return the reporter's saved state (empty if none) and its JSON as stored."""
-    row = db.execute(
+    row = db.conn.execute(
         "SELECT state FROM conversations WHERE reporter = ?", (reporter,)
     ).fetchone()
     if row is None:
@@ -27,9 +27,9 @@ def dump_state(state: dict[str, Any]) -> str:
 def save_state(db: sqlite_utils.Database, reporter: str, state_json: str, now: int) -> None:
     """Save the reporter's state; an empty state deletes the row."""
     if state_json == "{}":
-        db.execute("DELETE FROM conversations WHERE reporter = ?", (reporter,))
+        db.conn.execute("DELETE FROM conversations WHERE reporter = ?", (reporter,))
         return
-    db.execute(
+    db.conn.execute(
         "INSERT INTO conversations (reporter, state, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (reporter) DO UPDATE SET state = excluded.state, "
         "updated_at = excluded.updated_at",

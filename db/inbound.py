@@ -1,4 +1,8 @@
-"""The inbound table: each message accepted once, with the reply it got."""
+"""The inbound table: each message accepted once, with the reply it got.
+
+The engine runs these for every message: straight on the connection (sqlite_utils's
+`execute` adds its own checks per call), which opens no transaction of its own.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ CLAIM_RETENTION_SECONDS = 2 * 86400
 
 def stored_reply(db: sqlite_utils.Database, sender: str, dedup_key: str) -> str | None:
     """The reply a message already got, or None if it is new."""
-    row = db.execute(
+    row = db.conn.execute(
         "SELECT reply FROM inbound WHERE sender = ? AND dedup_key = ?", (sender, dedup_key)
     ).fetchone()
     return None if row is None else str(row[0])
@@ -20,7 +24,7 @@ def record(
     db: sqlite_utils.Database, sender: str, dedup_key: str, kind: str, now: int, reply: str
 ) -> None:
     """Record a message as handled, with its reply; a second record of it fails."""
-    db.execute(
+    db.conn.execute(
         "INSERT INTO inbound (sender, dedup_key, kind, received_at, reply) "
         "VALUES (?, ?, ?, ?, ?)",
         (sender, dedup_key, kind, now, reply),
@@ -30,4 +34,4 @@ def record(
 def prune_claims(db: sqlite_utils.Database, now: int) -> int:
     """Forget messages older than the retention period; return how many."""
     cutoff = now - CLAIM_RETENTION_SECONDS
-    return db.execute("DELETE FROM inbound WHERE received_at < ?", (cutoff,)).rowcount
+    return db.conn.execute("DELETE FROM inbound WHERE received_at < ?", (cutoff,)).rowcount

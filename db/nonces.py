@@ -9,14 +9,14 @@ def admit_nonce(
     db: sqlite_utils.Database, timestamp: int, nonce: str, body_sha256: bytes
 ) -> bool:
     """Record a request's nonce; False if it was seen before with a different body."""
-    inserted = db.execute(
+    inserted = db.conn.execute(
         "INSERT INTO nonces (timestamp, nonce, body_sha256) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         (timestamp, nonce, body_sha256),
     ).rowcount
     if inserted:
         return True
-    row = db.execute(
+    row = db.conn.execute(
         "SELECT body_sha256 FROM nonces WHERE timestamp = ? AND nonce = ?", (timestamp, nonce)
     ).fetchone()
     # The identical request again is WeChat's own retry: it is answered, not refused.
@@ -25,4 +25,4 @@ def admit_nonce(
 
 def prune_nonces(db: sqlite_utils.Database, older_than: int) -> int:
     """Forget nonces whose timestamp is before `older_than`; return how many."""
-    return db.execute("DELETE FROM nonces WHERE timestamp < ?", (older_than,)).rowcount
+    return db.conn.execute("DELETE FROM nonces WHERE timestamp < ?", (older_than,)).rowcount

@@ -33,7 +33,7 @@ class SqlStore:
 
     def receipt_taken(self, receipt: str) -> bool:
         """Whether a receipt is already in use."""
-        found = self.db.execute("SELECT 1 FROM reports WHERE receipt = ?", (receipt,))
+        found = self.db.conn.execute("SELECT 1 FROM reports WHERE receipt = ?", (receipt,))
         return found.fetchone() is not None
 
     def add_evidence(self, reporter: str, draft_id: str, item: EvidenceItem) -> None:
@@ -41,7 +41,7 @@ class SqlStore:
         details = dict(item.details)
         status = str(details.pop("fetch_status", "")) if item.media_id else NO_FETCH
         status = status or PENDING
-        cursor = self.db.execute(
+        cursor = self.db.conn.execute(
             "INSERT INTO evidence (draft_id, reporter, kind, media_id, details, fetch_status, "
             "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (draft_id, reporter, item.kind, item.media_id or None,
@@ -53,13 +53,13 @@ class SqlStore:
 
     def discard_draft(self, draft_id: str) -> int:
         """Forget the evidence of a draft that will not be filed."""
-        return int(self.db.execute(
+        return int(self.db.conn.execute(
             "DELETE FROM evidence WHERE draft_id = ? AND report_id IS NULL", (draft_id,)
         ).rowcount)
 
     def file_report(self, report: NewReport) -> None:
         """File a report with its identifiers, its draft's evidence and a history entry."""
-        cursor = self.db.execute(
+        cursor = self.db.conn.execute(
             "INSERT INTO reports (receipt, reporter, channel, target_type, who, description, "
             "lang, received_at, updated_at, identifiers_text) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -74,11 +74,11 @@ class SqlStore:
             [(report_id, kind, value, raw) for kind, value, raw in report.identifiers],
         )
         # The evidence_count_update trigger counts the draft's evidence onto the report.
-        self.db.execute(
+        self.db.conn.execute(
             "UPDATE evidence SET report_id = ?, draft_id = NULL WHERE draft_id = ?",
             (report_id, report.draft_id),
         )
-        self.db.execute(
+        self.db.conn.execute(
             "INSERT INTO report_history (report_id, at, actor, action, detail) "
             "VALUES (?, ?, ?, 'filed', ?)",
             (report_id, report.filed_at, f"reporter:{report.reporter[:12]}", report.channel),
@@ -86,7 +86,7 @@ class SqlStore:
 
     def filed_since(self, reporter: str, since: int) -> int:
         """How many reports the reporter filed since a time."""
-        row = self.db.execute(
+        row = self.db.conn.execute(
             "SELECT count(*) FROM reports WHERE reporter = ? AND received_at >= ?",
             (reporter, since),
         ).fetchone()
@@ -94,7 +94,7 @@ class SqlStore:
 
     def status_of(self, reporter: str, receipt: str) -> ReportStatus | None:
         """One of the reporter's own reports (None for anyone else's)."""
-        row = self.db.execute(
+        row = self.db.conn.execute(
             "SELECT receipt, status, received_at, updated_at FROM reports "
             "WHERE receipt = ? AND reporter = ?", (receipt, reporter),
         ).fetchone()
@@ -102,7 +102,7 @@ class SqlStore:
 
     def recent(self, reporter: str, limit: int) -> list[ReportStatus]:
         """The reporter's most recent reports, newest first."""
-        rows = self.db.execute(
+        rows = self.db.conn.execute(
             "SELECT receipt, status, received_at, updated_at FROM reports "
             "WHERE reporter = ? ORDER BY received_at DESC, id DESC LIMIT ?", (reporter, limit),
         ).fetchall()
