@@ -30,6 +30,7 @@ from bot.pseudonym import pseudonymiser
 from db import imports
 from db.connection import connect
 from db.imports import Filing
+from db.reports import identifiers_text
 from handlers.intake import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
 from handlers.receipts import new_receipt
 
@@ -180,10 +181,11 @@ def prepare_chunk(chunk: list[Record]) -> Chunk:
         reporter = tip.reporter
         if reporter is not None and not tip.keeps_pseudonym:
             reporter = pseudonymise(reporter)  # never store who called, only a pseudonym
+        found = identifiers(tip.who, tip.description, tip.listed)
         filings.append(Filing(
             tip.receipt, reporter, tip.channel, tip.status, tip.target_type, tip.who,
-            tip.description, tip.lang, tip.received_at, tip.assignee,
-            identifiers(tip.who, tip.description, tip.listed),
+            tip.description, tip.lang, tip.received_at, tip.assignee, found,
+            identifiers_text(found),
         ))
     return Chunk(len(chunk), chunk[-1][0], [] if errors else filings, errors)
 
@@ -319,6 +321,7 @@ def import_tips(
                 "skipped": result.skipped, "complete": result.complete,
                 **({"bad_rows": bad} if bad else {}),
             })
+            imports.make_durable(db_path)  # before anyone is told what was filed
     return result
 
 
