@@ -20,30 +20,50 @@ from db.migrations import type_bit_sql
 # Reports indexed per transaction by `catch_up`: about a tenth of a second of writing.
 CATCH_UP_REPORTS = 5000
 
-_FRESH = "temp.entity_fresh"
 _COLUMNS = "kind, value, reporter, received_at, report_id, status, target_type"
-_CANDIDATES = (
-    f"INSERT OR IGNORE INTO {_FRESH} SELECT i.kind, i.value, r.reporter, r.received_at, r.id, "
-    "r.status, r.target_type FROM report_identifiers AS i JOIN reports AS r "
-    "ON r.id = i.report_id WHERE "
-)
+# The rows to add: those of the new reports (an id range) and of the pending ones.
+_FRESH = """
+    WITH fresh AS (
+        SELECT i.kind, i.value, r.reporter, r.received_at, r.id AS report_id, r.status,
+            r.target_type
+        FROM report_identifiers AS i JOIN reports AS r ON r.id = i.report_id
+        WHERE i.report_id > :low AND i.report_id <= :high
+        UNION ALL
+        SELECT i.kind, i.value, r.reporter, r.received_at, r.id, r.status, r.target_type
+        FROM entity_pending AS p JOIN report_identifiers AS i ON i.report_id = p.report_id
+        JOIN reports AS r ON r.id = p.report_id
+    )
+"""
+# A pending report may still have rows (an identifier was added to it): out first, so
+# that everything is added back below, with the stats following by trigger.
+_DROP_PENDING = """
+    DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN (
+        SELECT i.kind, i.value, r.reporter, r.received_at, r.id
+        FROM entity_pending AS p JOIN report_identifiers AS i ON i.report_id = p.report_id
+        JOIN reports AS r ON r.id = p.report_id)
+"""
 # One row per entity of the fresh rows, added onto its stats. A reporter counts as new to
 # the entity if no row of theirs is in entity_reports yet (checked before the fresh rows
 # go in); `types` is a bitwise OR of distinct bits, i.e. their sum.
-_ADD_STATS = f"""
+_ADD_STATS = _FRESH + f"""
     INSERT INTO entity_stats (kind, value, reports, reporters, first_seen, last_seen, types)
     SELECT f.kind, f.value, count(*),
         count(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 FROM entity_reports AS e
             WHERE e.kind = f.kind AND e.value = f.value AND e.reporter = f.reporter)
             THEN f.reporter END),
         min(f.received_at), max(f.received_at), sum(DISTINCT {type_bit_sql("f.target_type")})
-    FROM {_FRESH} AS f WHERE true GROUP BY f.kind, f.value
+    FROM fresh AS f WHERE true GROUP BY f.kind, f.value
     ON CONFLICT (kind, value) DO UPDATE SET
         reports = reports + excluded.reports,
         reporters = reporters + excluded.reporters,
         first_seen = min(first_seen, excluded.first_seen),
         last_seen = max(last_seen, excluded.last_seen),
         types = types | excluded.types
+"""
+# In key order, so each page of entity_reports is written once.
+_ADD_ROWS = _FRESH + f"""
+    INSERT INTO entity_reports ({_COLUMNS})
+    SELECT {_COLUMNS} FROM fresh ORDER BY kind, value, reporter, received_at, report_id
 """
 
 
@@ -60,31 +80,20 @@ def index_new(db: sqlite_utils.Database, limit: int | None = None) -> int:
         (upto,) = conn.execute(
             "SELECT max(id) FROM (SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)",
             (indexed_to, limit)).fetchone()
-    pending = [r for (r,) in conn.execute("SELECT report_id FROM entity_pending")]
-    if (upto is None or upto <= indexed_to) and not pending:
+    upto = max(upto or 0, indexed_to)
+    (new,) = conn.execute("SELECT count(*) FROM reports WHERE id > ? AND id <= ?",
+                          (indexed_to, upto)).fetchone()
+    (pending,) = conn.execute("SELECT count(*) FROM entity_pending").fetchone()
+    if not new and not pending:
         return 0
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS entity_fresh ({_COLUMNS}, "
-                 "PRIMARY KEY (kind, value, reporter, received_at, report_id)) WITHOUT ROWID")
-    conn.execute(f"DELETE FROM {_FRESH}")
-    fresh = 0
-    if upto is not None and upto > indexed_to:
-        (fresh,) = conn.execute("SELECT count(*) FROM reports WHERE id > ? AND id <= ?",
-                                (indexed_to, upto)).fetchone()
-        conn.execute(_CANDIDATES + "i.report_id > ? AND i.report_id <= ?", (indexed_to, upto))
-        conn.execute("UPDATE entity_index SET indexed_to = ?", (upto,))
     if pending:
-        conn.execute(_CANDIDATES + "i.report_id IN (SELECT report_id FROM entity_pending)")
-        # A pending report may keep some rows (an identifier was added to it): not twice.
-        conn.execute(
-            f"DELETE FROM {_FRESH} AS f WHERE f.report_id IN "
-            "(SELECT report_id FROM entity_pending) AND EXISTS (SELECT 1 FROM entity_reports "
-            "AS e WHERE e.kind = f.kind AND e.value = f.value AND e.reporter = f.reporter "
-            "AND e.received_at = f.received_at AND e.report_id = f.report_id)")
-        conn.execute("DELETE FROM entity_pending")
-    conn.execute(_ADD_STATS)
-    conn.execute(f"INSERT INTO entity_reports SELECT {_COLUMNS} FROM {_FRESH}")
-    conn.execute(f"DELETE FROM {_FRESH}")
-    return fresh + len(pending)
+        conn.execute(_DROP_PENDING)
+    span = {"low": indexed_to, "high": upto}
+    conn.execute(_ADD_STATS, span)
+    conn.execute(_ADD_ROWS, span)
+    conn.execute("DELETE FROM entity_pending")
+    conn.execute("UPDATE entity_index SET indexed_to = ?", (upto,))
+    return int(new + pending)
 
 
 def catch_up(db: sqlite_utils.Database, chunk: int = CATCH_UP_REPORTS) -> int:
