@@ -53,6 +53,10 @@ from triage.extract import extract
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 60
+# Requests taken into one transaction at most. Smaller batches keep several in the
+# pipeline at once (one being applied, one being fsynced, one on its way back), so the
+# engine is not left idle while a single big batch makes its round trip.
+MAX_BATCH = 32
 # With the timestamp check off, nonces are still remembered this long.
 DEFAULT_NONCE_WINDOW = 300
 # Frame kinds: a message to answer, or a health check.
@@ -385,8 +389,8 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
                 await asyncio.wait({woke, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 woke.cancel()
                 continue
-            batch = pending[:]
-            pending.clear()
+            batch = pending[:MAX_BATCH]
+            del pending[:MAX_BATCH]
             messages = [(t, item) for t, item in batch if item[0] == MESSAGE]
             prepared = engine.prepare([item[2] for _, item in messages])
             # Answer the batches whose fsync returned meanwhile before starting on this
