@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 
 import phonenumbers
 
-from triage.textscan import TextScan
+from triage.textscan import TextScan, holds_any
 
 # --------------------------------------------------------------------------- WeChat tokens
 
@@ -45,22 +44,34 @@ _SEP = (
 _STRONG_SEP = re.compile(r"[:=「」『』【】\[\]()<>\"“”'‘’@号是为]|(?i:id|is)")
 _ID_END = r"(?![A-Za-z0-9_\-@]|\.[A-Za-z0-9])"
 
+# The keywords: 微信 and its homophones; v信, vx, wx, wechat, weixin, 加v, +v, ➕v in any
+# case and not glued to a letter or digit before them; a lone V/微/薇 only with a colon
+# ("V：abc123"). Each alternative starts with a literal character (the look-behind
+# follows it), so that the regex engine skips ahead to those characters instead of
+# trying the whole alternation at every position; alternatives sharing a first
+# character keep their order.
 _WECHAT_ID = re.compile(
-    r"(?:微信|威信|薇信|徽信|维信|蔚信|卫星"
-    r"|(?<![A-Za-z0-9])(?i:v信|vx|wx|wechat|weixin|加v|\+v|➕v)"
-    r"|(?<![A-Za-z0-9])[Vv微薇](?=\s*:))"  # a lone V/微 only with a colon: "V：abc123"
+    r"(?:微(?:信|(?<![A-Za-z0-9]微)(?=\s*:))|威信|薇(?:信|(?<![A-Za-z0-9]薇)(?=\s*:))"
+    r"|徽信|维信|蔚信|卫星"
+    r"|v(?<![A-Za-z0-9]v)(?:(?i:信|x)|(?=\s*:))|V(?<![A-Za-z0-9]V)(?:(?i:信|x)|(?=\s*:))"
+    r"|w(?<![A-Za-z0-9]w)(?i:x|echat|eixin)|W(?<![A-Za-z0-9]W)(?i:x|echat|eixin)"
+    r"|加(?<![A-Za-z0-9]加)(?i:v)|\+(?<![A-Za-z0-9]\+)(?i:v)|➕(?<![A-Za-z0-9]➕)(?i:v))"
     r"(?:客服|小号|大号)?"
     + _SEP
     + rf"(?<![A-Za-z0-9_\-])(?P<id>[A-Za-z][A-Za-z0-9_\-]{{5,19}}){_ID_END}"
 )
+# QQ, 扣扣, 企鹅 (maybe with 群号, 号码, 账号), 群号, or a lone Q with 号 or a colon; each
+# alternative starts with a literal, as above.
 _QQ = re.compile(
-    r"(?:(?:(?<![A-Za-z0-9])(?i:qq)|扣扣|企鹅)(?:群号?|号码?|账号)?|群号"
-    r"|(?<![A-Za-z0-9])(?i:q)(?:号|(?=\s*:)))"
+    r"(?:q(?<![A-Za-z0-9]q)(?:(?i:q)(?:群号?|号码?|账号)?|号|(?=\s*:))"
+    r"|Q(?<![A-Za-z0-9]Q)(?:(?i:q)(?:群号?|号码?|账号)?|号|(?=\s*:))"
+    r"|扣扣(?:群号?|号码?|账号)?|企鹅(?:群号?|号码?|账号)?|群号)"
     + _SEP
     + r"(?<![0-9])(?P<id>[1-9][0-9]{4,10})(?![0-9])"
 )
-_TELEGRAM = re.compile(
-    r"(?:纸飞机|飞机|电报|(?<![A-Za-z0-9])(?i:telegram|tg)(?![A-Za-z]))"
+_TELEGRAM = re.compile(  # telegram or tg in any case, neither glued to a word
+    r"(?:纸飞机|飞机|电报|t(?<![A-Za-z0-9]t)(?i:elegram|g)(?![A-Za-z])"
+    r"|T(?<![A-Za-z0-9]T)(?i:elegram|g)(?![A-Za-z]))"
     r"(?:群|频道|(?i:\s*(?:group|channel|account)(?![a-z])))?"
     + _SEP
     + rf"(?<![A-Za-z0-9_])(?P<id>[A-Za-z][A-Za-z0-9_]{{4,31}}){_ID_END}"
@@ -88,11 +99,11 @@ def _keyword_id_plausible(m: re.Match[str], ascii_keyword: bool) -> bool:
     return not ascii_keyword or not candidate.isalpha()
 
 
-# What a match of each keyword pattern must contain, lower-cased (the keywords without
-# their look-arounds), run on TextScan.lower: most tips name no contact, and a guard
-# finds that out in one fast scan. Every alternative starts with a literal, so the regex
-# engine skips ahead to the characters they start with; and cheaper still, a guard
-# regex runs only if the text holds one of the pieces every alternative contains.
+# A guard is what a match of each keyword pattern must contain, lower-cased (the
+# keywords without their look-arounds), run on TextScan.lower: most tips name no
+# contact. Pieces are what every guard match contains, found by plain substring search
+# (far cheaper than a regex); the pattern runs only if a piece is there, and the guard
+# itself only once the pattern has matched.
 _WECHAT_GUARD = re.compile(
     r"微信|威信|薇信|徽信|维信|蔚信|卫星|v信|vx|wx|wechat|weixin|加v|\+v|➕v|v\s*:|微\s*:|薇\s*:")
 _WECHAT_PIECES = ("信", "v", "w", "卫星", "微", "薇")
@@ -101,29 +112,16 @@ _QQ_PIECES = ("q", "扣扣", "企鹅", "群号")
 _TELEGRAM_KEYWORDS = ("飞机", "电报", "telegram", "tg")  # the guard is these, as written
 
 
-def _holds_any(text: str, pieces: tuple[str, ...]) -> bool:
-    """Tell whether any of the pieces occurs in text (a fast substring search each)."""
-    return any(piece in text for piece in pieces)
-
-
-def _wechat_possible(lower: str) -> bool:
-    return _holds_any(lower, _WECHAT_PIECES) and _WECHAT_GUARD.search(lower) is not None
-
-
-def _qq_possible(lower: str) -> bool:
-    return _holds_any(lower, _QQ_PIECES) and _QQ_GUARD.search(lower) is not None
-
-
-def _telegram_possible(lower: str) -> bool:
-    return _holds_any(lower, _TELEGRAM_KEYWORDS)
-
-
-def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], possible: Callable[[str], bool],
-                  kind: str) -> None:
+def _scan_keyword(scan: TextScan, kind: str, pattern: re.Pattern[str],
+                  pieces: tuple[str, ...], guard: re.Pattern[str] | None) -> None:
     """Find IDs of one kind introduced by their keywords."""
-    if not possible(scan.lower):
+    if not holds_any(scan.lower, pieces):
         return
     for m in pattern.finditer(scan.text):
+        if guard is not None:
+            if guard.search(scan.lower) is None:
+                return
+            guard = None
         start, end = m.span("id")
         ascii_keyword = scan.text[m.start()].isascii()
         if scan.free(start, end) and _keyword_id_plausible(m, ascii_keyword):
@@ -133,9 +131,9 @@ def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], possible: Callable[[
 
 def scan_keyword_ids(scan: TextScan) -> None:
     """Find Telegram handles, QQ numbers and WeChat IDs next to their keywords."""
-    _scan_keyword(scan, _TELEGRAM, _telegram_possible, "telegram")
-    _scan_keyword(scan, _QQ, _qq_possible, "qq")
-    _scan_keyword(scan, _WECHAT_ID, _wechat_possible, "wechat_id")
+    _scan_keyword(scan, "telegram", _TELEGRAM, _TELEGRAM_KEYWORDS, None)
+    _scan_keyword(scan, "qq", _QQ, _QQ_PIECES, _QQ_GUARD)
+    _scan_keyword(scan, "wechat_id", _WECHAT_ID, _WECHAT_PIECES, _WECHAT_GUARD)
 
 
 # --------------------------------------------------------------------------- phones

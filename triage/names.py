@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from triage.textscan import CJK, TextScan
+from triage.textscan import CJK, TextScan, holds_any
 
 _OPENING = '「『《“"〈'
+_OPENING_QUOTES = tuple(_OPENING)
 _CLOSING = {"「": "」", "『": "』", "《": "》", "“": "”", '"': '"', "〈": "〉"}
 _QUOTE_BODY = r"[^「」『』《》“”\"〈〉\n,。!?;]"
 _QUOTED = rf"(?P<open>[{_OPENING}])(?P<q>{_QUOTE_BODY}{{1,30}})(?P<close>[」』》”\"〉])"
@@ -47,7 +48,6 @@ _EN_KEYWORD = (
 # pattern's keywords in the order they must come, not for any one of them: a colon or a
 # 币 is in half the tips, a keyword before a naming word is in few. Regex guards start
 # every alternative with a literal, so that the engine skips ahead to those characters.
-_ANY_QUOTE = re.compile("[" + _OPENING + "]")
 _KEYWORD_NAMING = re.compile(
     r"(?:平台|交易所|项目|代币|币|app|网站|软件|钱包|群|公众号)的?(?:名|\s*[叫名称:])")
 _PERSON_NAMING = re.compile(r"(?:老师|导师|客服|经理|助理|分析师|群主|负责人|他|她)(?:叫|名叫)")
@@ -57,17 +57,12 @@ _GLUED_KEYWORD = re.compile(  # a letter or digit, maybe a space, then the keywo
 )
 
 
-def _holds_any(text: str, pieces: tuple[str, ...]) -> bool:
-    """Tell whether any of the pieces occurs in text (a fast substring search each)."""
-    return any(piece in text for piece in pieces)
-
-
 def _quoted(lower: str) -> bool:
-    return _ANY_QUOTE.search(lower) is not None
+    return holds_any(lower, _OPENING_QUOTES)
 
 
 def _keyword_naming(lower: str) -> bool:
-    return _holds_any(lower, ("名", "叫", "称", ":")) and _KEYWORD_NAMING.search(lower) is not None
+    return holds_any(lower, ("名", "叫", "称", ":")) and _KEYWORD_NAMING.search(lower) is not None
 
 
 def _person_naming(lower: str) -> bool:
@@ -80,7 +75,8 @@ _GUARDS: tuple[Callable[[str], bool], ...] = (
     _keyword_naming,
     lambda lower: "叫" in lower,
     _person_naming,
-    lambda lower: _GLUED_KEYWORD.search(lower) is not None,
+    lambda lower: (holds_any(lower, ("币", "平台", "交易所", "app"))
+                   and _GLUED_KEYWORD.search(lower) is not None),
     lambda lower: "called" in lower or "named" in lower,
 )
 _PATTERNS = tuple(
@@ -178,11 +174,9 @@ def _name_in(m: re.Match[str]) -> tuple[int, str] | None:
 def scan_names(scan: TextScan) -> None:
     """Find platform and person names introduced by keywords or quoted next to them."""
     text, lower = scan.text, scan.lower
-    passed: dict[Callable[[str], bool], bool] = {}
+    quoted = _quoted(lower)
     for pattern, guard in _PATTERNS:
-        if guard not in passed:
-            passed[guard] = guard(lower)
-        if not passed[guard]:
+        if not (quoted if guard is _quoted else guard(lower)):
             continue
         for m in pattern.finditer(text):
             found = _name_in(m)
