@@ -104,6 +104,11 @@ _PATTERNS = tuple(
         _EN_KEYWORD + r"(?:\s+(?i:is|was))?\s+(?i:called|named)\s+(?:the\s+)?" + _EN_NAME,
     ), strict=True)
 )
+# The patterns in order, each guard asked once for the run of patterns sharing it.
+_GROUPS = tuple(
+    (guard, tuple(pattern for pattern, g in _PATTERNS if g is guard))
+    for guard in dict.fromkeys(_GUARDS)
+)
 
 # Where an unquoted Chinese name ends: particles, pronouns and verbs of the sentence.
 _STOP_CHARS = re.compile(r"[的了让我你他她它们说是就都也还被把给和跟要在再又并但却骗称等,]")
@@ -174,14 +179,14 @@ def _name_in(m: re.Match[str]) -> tuple[int, str] | None:
 def scan_names(scan: TextScan) -> None:
     """Find platform and person names introduced by keywords or quoted next to them."""
     text, lower = scan.text, scan.lower
-    quoted = _quoted(lower)
-    for pattern, guard in _PATTERNS:
-        if not (quoted if guard is _quoted else guard(lower)):
+    for guard, patterns in _GROUPS:
+        if not guard(lower):
             continue
-        for m in pattern.finditer(text):
-            found = _name_in(m)
-            if found is None:
-                continue
-            start, name = found
-            if scan.free(start, start + len(name)):
-                scan.add(start, start + len(name), "name", " ".join(name.lower().split()))
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                found = _name_in(m)
+                if found is None:
+                    continue
+                start, name = found
+                if scan.free(start, start + len(name)):
+                    scan.add(start, start + len(name), "name", " ".join(name.lower().split()))

@@ -93,32 +93,25 @@ class Hit(NamedTuple):
 class TextScan:
     """The normalised text of one tip and what the scanners found in it so far."""
 
-    __slots__ = ("_lower", "claims", "hits", "normalised", "original", "text")
+    __slots__ = ("claims", "hits", "lower", "normalised", "original", "text")
 
     def __init__(self, original: str, normalised: Normalised) -> None:
         self.original = original
         self.normalised = normalised
         self.text = normalised.text  # what the scanners match on (an attribute: read often)
+        # The text lower-cased, for guards: cheap tests that rule a scanner out. A guard
+        # is a substring search, or a case-sensitive regex of literals, on this text (a
+        # case-insensitive regex cannot skip ahead by its first characters and costs as
+        # much as the scan it guards); whatever a scanner's pattern matches, its guard
+        # must match here. Every tip needs it, so it is made at once.
+        self.lower = self.text.lower()
         self.hits: list[Hit] = []
         self.claims: list[tuple[int, int]] = []
-        self._lower: str | None = None
 
     @classmethod
     def of(cls, text: str) -> TextScan:
         """Start a scan of one tip."""
         return cls(text, normalise(text))
-
-    @property
-    def lower(self) -> str:
-        """The normalised text lower-cased, for guards: cheap tests that rule a scanner out.
-
-        A guard is a case-sensitive regex of literals run on this text (a case-insensitive
-        regex cannot skip ahead by its first characters and costs as much as the scan it
-        guards); whatever a scanner's pattern matches, its guard must match here.
-        """
-        if self._lower is None:
-            self._lower = self.normalised.text.lower()
-        return self._lower
 
     def _original_index(self, index: int) -> int | None:
         """Return the original index behind a normalised one, if it can be followed."""
