@@ -76,9 +76,12 @@ def extract(text: str) -> list[Identifier]:
     scan = TextScan.of(text)
     for scanner in _SCANNERS:
         scanner(scan)
+    hits = scan.hits
+    if len(hits) > 1:
+        hits.sort(key=_START)  # stable: a URL before its domain
     seen: set[tuple[str, str]] = set()
     found: list[Identifier] = []
-    for start, end, kind, value in sorted(scan.hits, key=_START):  # stable: URL, then domain
+    for start, end, kind, value in hits:
         if (kind, value) not in seen:
             seen.add((kind, value))
             found.append(Identifier(kind, value, scan.raw(start, end)))
