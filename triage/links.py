@@ -71,6 +71,8 @@ _BIZ_PARAM = re.compile(r"[?&]__biz=(?P<biz>[A-Za-z0-9%+/=_\-]+)")
 
 def _trim_path(scan: TextScan, path: str, at: int) -> str:
     """Cut a path (found at offset `at`) where the sentence around it resumes."""
+    if not path:
+        return path
     stop = scan.first_original_in(at, at + len(path), _FULLWIDTH_STOPS)
     if stop is not None:
         path = path[: stop - at]
@@ -85,6 +87,8 @@ def _trim_path(scan: TextScan, path: str, at: int) -> str:
 
 def _glued_prefix_length(host: str) -> int:
     """Return how many leading characters of a bare host are Chinese text glued to it."""
+    if host[0] < "\u3400":  # most hosts: not a CJK character, so no Chinese run to cut
+        return 0
     first = host.split(".", 1)[0]
     run = _CJK_RUN.match(first)
     if run is None:
