@@ -51,6 +51,7 @@ def pin_to_one_core() -> str:
 def clear_caches() -> None:
     """Forget every host, address and number seen so far (the suffix list stays loaded)."""
     hosts.to_ascii.cache_clear()
+    hosts._ascii_label_ok.cache_clear()
     hosts.split_host.cache_clear()
     wallets.is_evm.cache_clear()
     wallets.is_btc_bech32.cache_clear()
