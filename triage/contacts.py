@@ -102,13 +102,15 @@ def _keyword_id_plausible(m: re.Match[str], ascii_keyword: bool) -> bool:
 # A guard is what a match of each keyword pattern must contain, lower-cased (the
 # keywords without their look-arounds), run on TextScan.lower: most tips name no
 # contact. Pieces are what every guard match contains, found by plain substring search
-# (far cheaper than a regex); the pattern runs only if a piece is there, and the guard
-# itself only once the pattern has matched.
+# (far cheaper than a regex); the pattern runs only if a piece is there. A pattern's
+# match lower-cased then holds its guard's match, save one case: "weixin" matched
+# case-insensitively with a Turkish ı or İ (lower-cased "ı", "i̇"), which the WeChat
+# guard does not take. Only then is the guard itself asked, once the pattern matched.
 _WECHAT_GUARD = re.compile(
     r"微信|威信|薇信|徽信|维信|蔚信|卫星|v信|vx|wx|wechat|weixin|加v|\+v|➕v|v\s*:|微\s*:|薇\s*:")
 _WECHAT_PIECES = ("信", "v", "w", "卫星", "微", "薇")
-_QQ_GUARD = re.compile(r"qq|扣扣|企鹅|群号|q号|q\s*:")
-_QQ_PIECES = ("q", "扣扣", "企鹅", "群号")
+_TURKISH_I = ("ı", "\u0307")  # in lower-cased text: ı, and İ's combining dot
+_QQ_PIECES = ("q", "扣扣", "企鹅", "群号")  # the guard was qq|扣扣|企鹅|群号|q号|q\s*:
 _TELEGRAM_KEYWORDS = ("飞机", "电报", "telegram", "tg")  # the guard is these, as written
 
 
@@ -132,8 +134,9 @@ def _scan_keyword(scan: TextScan, kind: str, pattern: re.Pattern[str],
 def scan_keyword_ids(scan: TextScan) -> None:
     """Find Telegram handles, QQ numbers and WeChat IDs next to their keywords."""
     _scan_keyword(scan, "telegram", _TELEGRAM, _TELEGRAM_KEYWORDS, None)
-    _scan_keyword(scan, "qq", _QQ, _QQ_PIECES, _QQ_GUARD)
-    _scan_keyword(scan, "wechat_id", _WECHAT_ID, _WECHAT_PIECES, _WECHAT_GUARD)
+    _scan_keyword(scan, "qq", _QQ, _QQ_PIECES, None)
+    turkish = holds_any(scan.lower, _TURKISH_I)
+    _scan_keyword(scan, "wechat_id", _WECHAT_ID, _WECHAT_PIECES, _WECHAT_GUARD if turkish else None)
 
 
 # --------------------------------------------------------------------------- phones
