@@ -181,26 +181,27 @@ KINDS = frozenset(("url", "domain", "evm", "btc", "tron", "wechat_id", "official
                    "qq", "phone", "telegram", "email", "name"))
 
 
-@functools.lru_cache(maxsize=65536)
-def _extract_who(text: str) -> tuple[Identifier, ...]:
-    # Tips about one platform repeat its "who" text word for word: a hit skips the scan.
-    return tuple(extract(text))
-
-
-@functools.lru_cache(maxsize=8192)
-def _extract_description(text: str) -> tuple[Identifier, ...]:
-    # Descriptions are mostly distinct; a small cache catches forwarded scam texts.
-    return tuple(extract(text))
-
-
 def who_identifiers(who: str) -> list[Identifier]:
     """What the chat's "who" step recognises in an answer (handlers.report.read_who)."""
-    found = [i for i in _extract_who(who) if i.kind != "name" or len(i.value) > 1]
+    found = [i for i in extract(who) if i.kind != "name" or len(i.value) > 1]
     if not found and who:
         plain = unicodedata.normalize("NFKC", who).strip()
         if names_something(plain):
             found = [Identifier("name", plain.casefold(), who)]
     return found
+
+
+@functools.lru_cache(maxsize=65536)
+def _who_triples(who: str) -> tuple[Triple, ...]:
+    # Tips about one platform repeat its "who" text word for word: a hit skips the scan
+    # and the rule for bare names, and builds no Identifier only to take it apart again.
+    return tuple((i.kind, i.value, i.raw) for i in who_identifiers(who))
+
+
+@functools.lru_cache(maxsize=8192)
+def _description_triples(text: str) -> tuple[Triple, ...]:
+    # Descriptions are mostly distinct; a small cache catches forwarded scam texts.
+    return tuple((i.kind, i.value, i.raw) for i in extract(text))
 
 
 def identifiers(who: str, description: str, listed: tuple[Triple, ...] = ()
@@ -211,8 +212,8 @@ def identifiers(who: str, description: str, listed: tuple[Triple, ...] = ()
     evidence named) are added after the extracted ones.
     """
     draft = {
-        "who_ids": [(i.kind, i.value, i.raw) for i in who_identifiers(who)],
-        "what_ids": [(i.kind, i.value, i.raw) for i in _extract_description(description)],
-        "note_ids": list(listed),
+        "who_ids": _who_triples(who),
+        "what_ids": _description_triples(description),
+        "note_ids": listed,
     }
     return filed_identifiers(draft)

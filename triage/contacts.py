@@ -15,7 +15,7 @@ import re
 
 import phonenumbers
 
-from triage.textscan import TextScan
+from triage.textscan import TextScan, holds_any
 
 # --------------------------------------------------------------------------- WeChat tokens
 
@@ -23,12 +23,9 @@ _GH_ID = re.compile(r"(?<![0-9A-Za-z_])gh_[0-9a-f]{12}(?![0-9A-Za-z_])", re.IGNO
 _WXID = re.compile(r"(?<![0-9A-Za-z_])wxid_[a-z0-9]{6,24}(?![0-9A-Za-z_])", re.IGNORECASE)
 
 
-_TOKEN_GUARD = re.compile(r"gh_|wxid_")  # on TextScan.lower
-
-
 def scan_wechat_tokens(scan: TextScan) -> None:
     """Find self-identifying WeChat tokens, keyword or not: gh_ original IDs and wxid_ IDs."""
-    if _TOKEN_GUARD.search(scan.lower) is None:
+    if "gh_" not in scan.lower and "wxid_" not in scan.lower:
         return
     for pattern, kind in ((_GH_ID, "official_account"), (_WXID, "wechat_id")):
         for m in pattern.finditer(scan.text):
@@ -47,22 +44,34 @@ _SEP = (
 _STRONG_SEP = re.compile(r"[:=「」『』【】\[\]()<>\"“”'‘’@号是为]|(?i:id|is)")
 _ID_END = r"(?![A-Za-z0-9_\-@]|\.[A-Za-z0-9])"
 
+# The keywords: 微信 and its homophones; v信, vx, wx, wechat, weixin, 加v, +v, ➕v in any
+# case and not glued to a letter or digit before them; a lone V/微/薇 only with a colon
+# ("V：abc123"). Each alternative starts with a literal character (the look-behind
+# follows it), so that the regex engine skips ahead to those characters instead of
+# trying the whole alternation at every position; alternatives sharing a first
+# character keep their order.
 _WECHAT_ID = re.compile(
-    r"(?:微信|威信|薇信|徽信|维信|蔚信|卫星"
-    r"|(?<![A-Za-z0-9])(?i:v信|vx|wx|wechat|weixin|加v|\+v|➕v)"
-    r"|(?<![A-Za-z0-9])[Vv微薇](?=\s*:))"  # a lone V/微 only with a colon: "V：abc123"
+    r"(?:微(?:信|(?<![A-Za-z0-9]微)(?=\s*:))|威信|薇(?:信|(?<![A-Za-z0-9]薇)(?=\s*:))"
+    r"|徽信|维信|蔚信|卫星"
+    r"|v(?<![A-Za-z0-9]v)(?:(?i:信|x)|(?=\s*:))|V(?<![A-Za-z0-9]V)(?:(?i:信|x)|(?=\s*:))"
+    r"|w(?<![A-Za-z0-9]w)(?i:x|echat|eixin)|W(?<![A-Za-z0-9]W)(?i:x|echat|eixin)"
+    r"|加(?<![A-Za-z0-9]加)(?i:v)|\+(?<![A-Za-z0-9]\+)(?i:v)|➕(?<![A-Za-z0-9]➕)(?i:v))"
     r"(?:客服|小号|大号)?"
     + _SEP
     + rf"(?<![A-Za-z0-9_\-])(?P<id>[A-Za-z][A-Za-z0-9_\-]{{5,19}}){_ID_END}"
 )
+# QQ, 扣扣, 企鹅 (maybe with 群号, 号码, 账号), 群号, or a lone Q with 号 or a colon; each
+# alternative starts with a literal, as above.
 _QQ = re.compile(
-    r"(?:(?:(?<![A-Za-z0-9])(?i:qq)|扣扣|企鹅)(?:群号?|号码?|账号)?|群号"
-    r"|(?<![A-Za-z0-9])(?i:q)(?:号|(?=\s*:)))"
+    r"(?:q(?<![A-Za-z0-9]q)(?:(?i:q)(?:群号?|号码?|账号)?|号|(?=\s*:))"
+    r"|Q(?<![A-Za-z0-9]Q)(?:(?i:q)(?:群号?|号码?|账号)?|号|(?=\s*:))"
+    r"|扣扣(?:群号?|号码?|账号)?|企鹅(?:群号?|号码?|账号)?|群号)"
     + _SEP
     + r"(?<![0-9])(?P<id>[1-9][0-9]{4,10})(?![0-9])"
 )
-_TELEGRAM = re.compile(
-    r"(?:纸飞机|飞机|电报|(?<![A-Za-z0-9])(?i:telegram|tg)(?![A-Za-z]))"
+_TELEGRAM = re.compile(  # telegram or tg in any case, neither glued to a word
+    r"(?:纸飞机|飞机|电报|t(?<![A-Za-z0-9]t)(?i:elegram|g)(?![A-Za-z])"
+    r"|T(?<![A-Za-z0-9]T)(?i:elegram|g)(?![A-Za-z]))"
     r"(?:群|频道|(?i:\s*(?:group|channel|account)(?![a-z])))?"
     + _SEP
     + rf"(?<![A-Za-z0-9_])(?P<id>[A-Za-z][A-Za-z0-9_]{{4,31}}){_ID_END}"
@@ -90,21 +99,31 @@ def _keyword_id_plausible(m: re.Match[str], ascii_keyword: bool) -> bool:
     return not ascii_keyword or not candidate.isalpha()
 
 
-# What a match of each keyword pattern must contain, lower-cased (the keywords without
-# their look-arounds), run on TextScan.lower: most tips name no contact, and a guard
-# finds that out in one fast scan.
+# A guard is what a match of each keyword pattern must contain, lower-cased (the
+# keywords without their look-arounds), run on TextScan.lower: most tips name no
+# contact. Pieces are what every guard match contains, found by plain substring search
+# (far cheaper than a regex); the pattern runs only if a piece is there. A pattern's
+# match lower-cased then holds its guard's match, save one case: "weixin" matched
+# case-insensitively with a Turkish ı or İ (lower-cased "ı", "i̇"), which the WeChat
+# guard does not take. Only then is the guard itself asked, once the pattern matched.
 _WECHAT_GUARD = re.compile(
-    r"微信|威信|薇信|徽信|维信|蔚信|卫星|v信|vx|wx|wechat|weixin|加v|\+v|➕v|[v微薇]\s*:")
-_QQ_GUARD = re.compile(r"qq|扣扣|企鹅|群号|q号|q\s*:")
-_TELEGRAM_GUARD = re.compile(r"飞机|电报|telegram|tg")
+    r"微信|威信|薇信|徽信|维信|蔚信|卫星|v信|vx|wx|wechat|weixin|加v|\+v|➕v|v\s*:|微\s*:|薇\s*:")
+_WECHAT_PIECES = ("信", "v", "w", "卫星", "微", "薇")
+_TURKISH_I = ("ı", "\u0307")  # in lower-cased text: ı, and İ's combining dot
+_QQ_PIECES = ("q", "扣扣", "企鹅", "群号")  # the guard was qq|扣扣|企鹅|群号|q号|q\s*:
+_TELEGRAM_KEYWORDS = ("飞机", "电报", "telegram", "tg")  # the guard is these, as written
 
 
-def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], guard: re.Pattern[str], kind: str
-                  ) -> None:
+def _scan_keyword(scan: TextScan, kind: str, pattern: re.Pattern[str],
+                  pieces: tuple[str, ...], guard: re.Pattern[str] | None) -> None:
     """Find IDs of one kind introduced by their keywords."""
-    if guard.search(scan.lower) is None:
+    if not holds_any(scan.lower, pieces):
         return
     for m in pattern.finditer(scan.text):
+        if guard is not None:
+            if guard.search(scan.lower) is None:
+                return
+            guard = None
         start, end = m.span("id")
         ascii_keyword = scan.text[m.start()].isascii()
         if scan.free(start, end) and _keyword_id_plausible(m, ascii_keyword):
@@ -114,9 +133,10 @@ def _scan_keyword(scan: TextScan, pattern: re.Pattern[str], guard: re.Pattern[st
 
 def scan_keyword_ids(scan: TextScan) -> None:
     """Find Telegram handles, QQ numbers and WeChat IDs next to their keywords."""
-    _scan_keyword(scan, _TELEGRAM, _TELEGRAM_GUARD, "telegram")
-    _scan_keyword(scan, _QQ, _QQ_GUARD, "qq")
-    _scan_keyword(scan, _WECHAT_ID, _WECHAT_GUARD, "wechat_id")
+    _scan_keyword(scan, "telegram", _TELEGRAM, _TELEGRAM_KEYWORDS, None)
+    _scan_keyword(scan, "qq", _QQ, _QQ_PIECES, None)
+    turkish = holds_any(scan.lower, _TURKISH_I)
+    _scan_keyword(scan, "wechat_id", _WECHAT_ID, _WECHAT_PIECES, _WECHAT_GUARD if turkish else None)
 
 
 # --------------------------------------------------------------------------- phones
@@ -202,12 +222,13 @@ def _phone_context_ok(text: str, start: int, end: int) -> bool:
 
 # Every phone match contains a "+" or three digits and four more (a mobile's 1[3-9]X-XXXX,
 # a fixed line's XXX(X)-XXXX): amounts and dates rarely do, so most tips skip the scan.
-_PHONE_GUARD = re.compile(r"\+|\d{3}[\s\-]?\d{4}")
+# (Spelt \d\d\d, not \d{3}, so that the engine skips ahead to digits.)
+_DIGITS_GUARD = re.compile(r"\d\d\d[\s\-]?\d{4}")
 
 
 def scan_phones(scan: TextScan) -> None:
     """Find valid mobile and fixed-line numbers: +international, or Chinese without +."""
-    if _PHONE_GUARD.search(scan.text) is None:
+    if "+" not in scan.text and _DIGITS_GUARD.search(scan.text) is None:
         return
     for m in _PHONE.finditer(scan.text):
         start, end = m.span()

@@ -24,6 +24,7 @@ Wallets are looked for even inside links: an explorer URL names the address want
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +59,8 @@ _SCANNERS: tuple[Callable[[TextScan], None], ...] = (
     names.scan_names,
 )
 
+_START = operator.itemgetter(0)  # of a Hit
+
 
 @dataclass(frozen=True, slots=True)
 class Identifier:
@@ -73,12 +76,15 @@ def extract(text: str) -> list[Identifier]:
     scan = TextScan.of(text)
     for scanner in _SCANNERS:
         scanner(scan)
+    hits = scan.hits
+    if len(hits) > 1:
+        hits.sort(key=_START)  # stable: a URL before its domain
     seen: set[tuple[str, str]] = set()
     found: list[Identifier] = []
-    for hit in sorted(scan.hits, key=lambda h: h.start):  # stable: a URL before its domain
-        if (hit.kind, hit.value) not in seen:
-            seen.add((hit.kind, hit.value))
-            found.append(Identifier(hit.kind, hit.value, scan.raw(hit.start, hit.end)))
+    for start, end, kind, value in hits:
+        if (kind, value) not in seen:
+            seen.add((kind, value))
+            found.append(Identifier(kind, value, scan.raw(start, end)))
     return found
 
 

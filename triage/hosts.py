@@ -25,6 +25,7 @@ def _suffix_extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
+@functools.lru_cache(maxsize=65536)  # "www", "com", "cc"…: most labels were seen before
 def _ascii_label_ok(label: str) -> bool:
     """Tell whether one lower-case ASCII label is a well-formed LDH or A-label."""
     if not _ASCII_LABEL.fullmatch(label):
@@ -48,9 +49,11 @@ def to_ascii(host: str) -> str | None:
             host = idna.encode(host, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError):
             return None
-    labels = host.split(".")
-    if len(host) > 253 or not all(_ascii_label_ok(label) for label in labels):
+    if len(host) > 253:
         return None
+    for label in host.split("."):  # a loop, not all(…): cheaper for a handful of labels
+        if not _ascii_label_ok(label):
+            return None
     return host
 
 

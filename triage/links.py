@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Iterator
 
 from triage import hosts
 from triage.textscan import CJK, TextScan
@@ -38,6 +39,11 @@ _EMAIL = re.compile(
     re.IGNORECASE,
 )
 
+# Every host has a dot followed by its top-level domain: most dots in tips end a
+# sentence or sit in a number.
+_DOT_TLD = re.compile(rf"\.(?:[a-z]|{_CJK_TLDS})", re.IGNORECASE)
+_HOST_RUN = re.compile(rf"[{_IDN}\-.]*", re.IGNORECASE)  # what a host is made of
+
 _CJK_RUN = re.compile(rf"[{CJK}]+")
 # Words that commonly precede a Chinese-script domain and are not part of it.
 _HOST_PREFIX_WORDS = re.compile(
@@ -51,7 +57,7 @@ _TRAILING_PUNCT = frozenset(".,;:!?'\"*([{<")
 _BRACKETS = {")": "(", "]": "["}
 # Full-width punctuation in the original ends a link even though NFKC made it ASCII:
 # "https://abc.com/x（IP）" is a link followed by a parenthesis, not "/x(IP)".
-_FULLWIDTH_STOPS = frozenset("，；！？（）：［］｛｝＜＞＂＇")
+_FULLWIDTH_STOPS = re.compile("[，；！？（）：［］｛｝＜＞＂＇]")
 
 _TELEGRAM_HOSTS = frozenset({"t.me", "telegram.me", "www.t.me", "telegram.dog"})
 _TELEGRAM_PATH = re.compile(r"/(?:s/)?(?P<handle>[A-Za-z][A-Za-z0-9_]{4,31})(?=$|[/?#])")
@@ -65,10 +71,11 @@ _BIZ_PARAM = re.compile(r"[?&]__biz=(?P<biz>[A-Za-z0-9%+/=_\-]+)")
 
 def _trim_path(scan: TextScan, path: str, at: int) -> str:
     """Cut a path (found at offset `at`) where the sentence around it resumes."""
-    for i in range(len(path)):
-        if scan.original_char_in(at + i, _FULLWIDTH_STOPS):
-            path = path[:i]
-            break
+    if not path:
+        return path
+    stop = scan.first_original_in(at, at + len(path), _FULLWIDTH_STOPS)
+    if stop is not None:
+        path = path[: stop - at]
     while path:
         last = path[-1]
         unbalanced = last in _BRACKETS and path.count(last) > path.count(_BRACKETS[last])
@@ -80,6 +87,8 @@ def _trim_path(scan: TextScan, path: str, at: int) -> str:
 
 def _glued_prefix_length(host: str) -> int:
     """Return how many leading characters of a bare host are Chinese text glued to it."""
+    if host[0] < "\u3400":  # most hosts: not a CJK character, so no Chinese run to cut
+        return 0
     first = host.split(".", 1)[0]
     run = _CJK_RUN.match(first)
     if run is None:
@@ -125,11 +134,25 @@ def _add_link_parts(
             scan.add(start, end, "official_account", value, claim=False)
 
 
+def _scheme_urls(text: str) -> Iterator[re.Match[str]]:
+    """Yield what _SCHEME_URL.finditer would, searching only from near each "://".
+
+    A match starts at most len("https") before its "://": the case-insensitive pattern
+    gives the regex engine no first character to skip ahead to, so it would otherwise
+    try every position of the text.
+    """
+    pos = 0
+    while (colon := text.find("://", pos)) >= 0:
+        m = _SCHEME_URL.search(text, max(pos, colon - len("https")))
+        if m is None:
+            return
+        yield m
+        pos = m.end()
+
+
 def scan_scheme_urls(scan: TextScan) -> None:
     """Find http(s):// links."""
-    if "://" not in scan.text:
-        return
-    for m in _SCHEME_URL.finditer(scan.text):
+    for m in _scheme_urls(scan.text):
         ascii_host = hosts.to_ascii(m["host"])
         if ascii_host is None:
             continue
@@ -151,11 +174,34 @@ def scan_emails(scan: TextScan) -> None:
         _add_link_parts(scan, m.span("host"), ascii_host, "", m.end())
 
 
+def _bare_hosts(text: str) -> Iterator[re.Match[str]]:
+    """Yield what _BARE_HOST.finditer would, trying only where a host could start.
+
+    A host is a run of label characters and dots holding a dot before its top-level
+    domain, and _BARE_HOST starts only where such a run starts (any later position
+    follows a label character, a '-' or a '.'). So for each dot followed by a top-level
+    domain, the one place to try is the start of its run, found by matching backwards
+    on the reversed text; the regex engine, given no first character to skip ahead to,
+    would otherwise try every position.
+    """
+    if "." not in text:
+        return
+    reverse, end, pos = text[::-1], len(text), 0
+    while (dot := _DOT_TLD.search(text, pos)) is not None:
+        run = _HOST_RUN.match(reverse, end - dot.start(), end - pos)
+        assert run is not None  # "[…]*" matches anywhere
+        run_start = end - run.end()
+        m = _BARE_HOST.match(text, run_start)
+        if m is None:
+            pos = dot.start() + 1
+            continue
+        yield m
+        pos = m.end()
+
+
 def scan_bare_hosts(scan: TextScan) -> None:
     """Find hosts written without a scheme: www. links, t.me links and bare domains."""
-    if "." not in scan.text:
-        return
-    for m in _BARE_HOST.finditer(scan.text):
+    for m in _bare_hosts(scan.text):
         cut = _glued_prefix_length(m["host"])
         start, host = m.start() + cut, m["host"][cut:]
         path = _trim_path(scan, m["path"], m.start("path"))

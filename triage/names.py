@@ -17,10 +17,12 @@ whitespace collapsed; raw keeps the original.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from triage.textscan import CJK, TextScan
+from triage.textscan import CJK, TextScan, holds_any
 
 _OPENING = '「『《“"〈'
+_OPENING_QUOTES = tuple(_OPENING)
 _CLOSING = {"「": "」", "『": "』", "《": "》", "“": "”", '"': '"', "〈": "〉"}
 _QUOTE_BODY = r"[^「」『』《》“”\"〈〉\n,。!?;]"
 _QUOTED = rf"(?P<open>[{_OPENING}])(?P<q>{_QUOTE_BODY}{{1,30}})(?P<close>[」』》”\"〉])"
@@ -40,14 +42,45 @@ _EN_KEYWORD = (
     r"|channel|scheme|teacher|mentor|manager|agent|advisor|guy|man|woman|lady|person)"
 )
 
-# A guard is what every match of its pattern contains, lower-cased, and is run on
-# TextScan.lower: where it finds nothing (most tips have no quotes, no 叫, no "called"),
-# the pattern is not run at all. Patterns sharing a guard share its answer.
-_ANY_QUOTE = "[" + _OPENING + "]"
-_GUARDS = (_ANY_QUOTE, _ANY_QUOTE, _ANY_QUOTE, _ANY_QUOTE, "[名叫称:]", "叫", "[名叫]",
-           "交易所|平台|币|app", "called|named")
+# A guard takes TextScan.lower and must find there whatever its pattern matches, lower-
+# cased: where it finds nothing (most tips have no quotes, no 叫, no "called"), the pattern
+# is not run at all. The quote patterns share one guard. The others look for the
+# pattern's keywords in the order they must come, not for any one of them: a colon or a
+# 币 is in half the tips, a keyword before a naming word is in few. Regex guards start
+# every alternative with a literal, so that the engine skips ahead to those characters.
+_KEYWORD_NAMING = re.compile(
+    r"(?:平台|交易所|项目|代币|币|app|网站|软件|钱包|群|公众号)的?(?:名|\s*[叫名称:])")
+_PERSON_NAMING = re.compile(r"(?:老师|导师|客服|经理|助理|分析师|群主|负责人|他|她)(?:叫|名叫)")
+_GLUED_KEYWORD = re.compile(  # a letter or digit, maybe a space, then the keyword
+    "|".join(rf"{k}(?:(?<=[a-z0-9]{k})|(?<=[a-z0-9] {k}))" for k in ("交易所", "平台", "币"))
+    + r"| app(?<=[a-z0-9] app)"
+)
+
+
+def _quoted(lower: str) -> bool:
+    return holds_any(lower, _OPENING_QUOTES)
+
+
+def _keyword_naming(lower: str) -> bool:
+    return holds_any(lower, ("名", "叫", "称", ":")) and _KEYWORD_NAMING.search(lower) is not None
+
+
+def _person_naming(lower: str) -> bool:
+    return ("名叫" in lower or "名为" in lower
+            or ("叫" in lower and _PERSON_NAMING.search(lower) is not None))
+
+
+_GUARDS: tuple[Callable[[str], bool], ...] = (
+    _quoted, _quoted, _quoted, _quoted,
+    _keyword_naming,
+    lambda lower: "叫" in lower,
+    _person_naming,
+    lambda lower: (holds_any(lower, ("币", "平台", "交易所", "app"))
+                   and _GLUED_KEYWORD.search(lower) is not None),
+    lambda lower: "called" in lower or "named" in lower,
+)
 _PATTERNS = tuple(
-    (re.compile(p), re.compile(guard))
+    (re.compile(p), guard)
     for guard, p in zip(_GUARDS, (
         # 平台名称：「币安国际」 / 交易所叫“BitKing” / 公众号《币圈老王》
         _KEYWORD + r"(?:的)?(?:名称|名字|名|\s*(?:叫做|名叫|名为|叫|称为|是))?\s*:?\s*" + _QUOTED,
@@ -70,6 +103,11 @@ _PATTERNS = tuple(
         # a platform called CoinPro / an exchange named "BitKing"
         _EN_KEYWORD + r"(?:\s+(?i:is|was))?\s+(?i:called|named)\s+(?:the\s+)?" + _EN_NAME,
     ), strict=True)
+)
+# The patterns in order, each guard asked once for the run of patterns sharing it.
+_GROUPS = tuple(
+    (guard, tuple(pattern for pattern, g in _PATTERNS if g is guard))
+    for guard in dict.fromkeys(_GUARDS)
 )
 
 # Where an unquoted Chinese name ends: particles, pronouns and verbs of the sentence.
@@ -140,17 +178,15 @@ def _name_in(m: re.Match[str]) -> tuple[int, str] | None:
 
 def scan_names(scan: TextScan) -> None:
     """Find platform and person names introduced by keywords or quoted next to them."""
-    text = scan.text
-    passed: dict[re.Pattern[str], bool] = {}
-    for pattern, guard in _PATTERNS:
-        if guard not in passed:
-            passed[guard] = guard.search(scan.lower) is not None
-        if not passed[guard]:
+    text, lower = scan.text, scan.lower
+    for guard, patterns in _GROUPS:
+        if not guard(lower):
             continue
-        for m in pattern.finditer(text):
-            found = _name_in(m)
-            if found is None:
-                continue
-            start, name = found
-            if scan.free(start, start + len(name)):
-                scan.add(start, start + len(name), "name", " ".join(name.lower().split()))
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                found = _name_in(m)
+                if found is None:
+                    continue
+                start, name = found
+                if scan.free(start, start + len(name)):
+                    scan.add(start, start + len(name), "name", " ".join(name.lower().split()))

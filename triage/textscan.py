@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Character class body for CJK ideographs (extension A and the unified block).
 CJK = "\u3400-\u4dbf\u4e00-\u9fff"
@@ -19,24 +19,17 @@ _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 
 
 # Full-width ASCII and the ideographic space map one-to-one under NFKC. Chinese tips are
-# full of "，：（）", so checking this C-speed translation first spares most of them the
-# per-character walk below.
+# full of "，：（）", so the per-character walk below is spared whenever swapping just
+# those characters gives NFKC text: then it *is* NFKC(text), since they decompose to
+# exactly their ASCII twins. One C-speed scan finds the full-width and zero-width
+# characters present; each distinct one is swapped with str.replace (a regex callback
+# per character cost more than all the rest of normalising).
 _ONE_TO_ONE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-# The same check without NFKC-normalising the whole text first (NFKC and the per-character
-# translate were two thirds of a description's normalisation): swap just the full-width
-# characters, then ask whether the result is already NFKC. If it is, it *is* NFKC(text),
-# since those characters decompose to exactly their ASCII twins.
-_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_SPECIAL = re.compile("[\uff01-\uff5e\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TO_ASCII = {chr(k): chr(v) for k, v in _ONE_TO_ONE.items()}
-_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
-def _swap_full_width(m: re.Match[str]) -> str:
-    return _TO_ASCII[m.group()]
-
-
-@dataclass(frozen=True, slots=True)
-class Normalised:
+class Normalised(NamedTuple):  # a tuple: made for every tip, and cheaper than a dataclass
     """NFKC text and how its offsets relate to the original's."""
 
     text: str
@@ -48,8 +41,13 @@ class Normalised:
 
 def normalise(text: str) -> Normalised:
     """Return the NFKC text without zero-width characters, with its map to the original."""
-    if not _INVISIBLE_RE.search(text):
-        swapped = _FULL_WIDTH.sub(_swap_full_width, text)
+    if text.isascii():  # ASCII is its own NFKC form, and holds no zero-width character
+        return Normalised(text, None, aligned=True)
+    special = set(_SPECIAL.findall(text))
+    if special.isdisjoint(_INVISIBLE):
+        swapped = text
+        for char in special:
+            swapped = swapped.replace(char, _TO_ASCII[char])
         if unicodedata.is_normalized("NFKC", swapped):
             return Normalised(swapped, None, aligned=True)
         normal = unicodedata.normalize("NFKC", text)
@@ -71,8 +69,19 @@ def normalise(text: str) -> Normalised:
     return Normalised(joined, origin, aligned=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+def holds_any(text: str, pieces: tuple[str, ...]) -> bool:
+    """Tell whether any of the pieces occurs in text: a guard's cheapest form.
+
+    A substring search is a fraction of a regex search's cost; a loop, not any(…),
+    because the generator cost more than the searches.
+    """
+    for piece in pieces:  # noqa: SIM110
+        if piece in text:
+            return True
+    return False
+
+
+class Hit(NamedTuple):
     """An identifier found at [start, end) of the normalised text."""
 
     start: int
@@ -81,37 +90,28 @@ class Hit:
     value: str
 
 
-@dataclass(slots=True)
 class TextScan:
     """The normalised text of one tip and what the scanners found in it so far."""
 
-    original: str
-    normalised: Normalised
-    hits: list[Hit] = field(default_factory=list)
-    claims: list[tuple[int, int]] = field(default_factory=list)
-    _lower: str | None = None
+    __slots__ = ("claims", "hits", "lower", "normalised", "original", "text")
+
+    def __init__(self, original: str, normalised: Normalised) -> None:
+        self.original = original
+        self.normalised = normalised
+        self.text = normalised.text  # what the scanners match on (an attribute: read often)
+        # The text lower-cased, for guards: cheap tests that rule a scanner out. A guard
+        # is a substring search, or a case-sensitive regex of literals, on this text (a
+        # case-insensitive regex cannot skip ahead by its first characters and costs as
+        # much as the scan it guards); whatever a scanner's pattern matches, its guard
+        # must match here. Every tip needs it, so it is made at once.
+        self.lower = self.text.lower()
+        self.hits: list[Hit] = []
+        self.claims: list[tuple[int, int]] = []
 
     @classmethod
     def of(cls, text: str) -> TextScan:
         """Start a scan of one tip."""
         return cls(text, normalise(text))
-
-    @property
-    def lower(self) -> str:
-        """The normalised text lower-cased, for guards: cheap tests that rule a scanner out.
-
-        A guard is a case-sensitive regex of literals run on this text (a case-insensitive
-        regex cannot skip ahead by its first characters and costs as much as the scan it
-        guards); whatever a scanner's pattern matches, its guard must match here.
-        """
-        if self._lower is None:
-            self._lower = self.normalised.text.lower()
-        return self._lower
-
-    @property
-    def text(self) -> str:
-        """The normalised text the scanners match on."""
-        return self.normalised.text
 
     def _original_index(self, index: int) -> int | None:
         """Return the original index behind a normalised one, if it can be followed."""
@@ -121,7 +121,10 @@ class TextScan:
 
     def free(self, start: int, end: int) -> bool:
         """Tell whether no earlier scanner claimed any part of [start, end)."""
-        return all(end <= s or start >= e for s, e in self.claims)
+        for s, e in self.claims:  # noqa: SIM110 (a loop: all(…) costs more for a few claims)
+            if end > s and start < e:
+                return False
+        return True
 
     def claim(self, start: int, end: int) -> None:
         """Keep later scanners out of [start, end)."""
@@ -133,13 +136,27 @@ class TextScan:
         if claim:
             self.claim(start, end)
 
-    def original_char_in(self, index: int, chars: frozenset[str]) -> bool:
-        """Tell whether the original character behind a normalised index is one of chars."""
-        at = self._original_index(index)
-        return at is not None and self.original[at] in chars
+    def first_original_in(self, start: int, end: int, chars: re.Pattern[str]) -> int | None:
+        """Return the first index in [start, end) whose original character matches chars.
+
+        `chars` is a one-character class; indices whose original cannot be followed never
+        match. Aligned text is searched at C speed, not character by character.
+        """
+        origin = self.normalised.origin
+        if origin is None:
+            if not self.normalised.aligned:
+                return None
+            found = chars.search(self.original, start, end)
+            return None if found is None else found.start()
+        for index in range(start, end):
+            if chars.match(self.original[origin[index]]):
+                return index
+        return None
 
     def raw(self, start: int, end: int) -> str:
         """Return the original text behind [start, end) of the normalised text."""
+        if self.normalised.origin is None and self.normalised.aligned:
+            return self.original[start:end]
         first, last = self._original_index(start), self._original_index(end - 1)
         if first is None or last is None:
             return self.text[start:end]

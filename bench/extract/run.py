@@ -13,6 +13,14 @@ Example:
   .venv/bin/python bench/extract/run.py
   .venv/bin/python bench/extract/run.py --seconds 5 --format json
   .venv/bin/python bench/extract/run.py --profile      # top functions by cumulative time
+
+With --tips FILE (a `tipline import` JSONL, e.g. from bench/scale/tips.py) it prints
+instead the CPU microseconds per row of what the import does: read_row (validation),
+identifiers() (who answer and description, caches emptied first, as in a fresh worker)
+and extract() on each description; the best of --repeat passes (CPU time, so that other
+work on the machine matters less):
+  .venv/bin/python bench/scale/tips.py --tips 100000 > /tmp/tips.jsonl
+  .venv/bin/python bench/extract/run.py --tips /tmp/tips.jsonl
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from handlers import intake
 from triage import contacts, hosts, wallets
 from triage.extract import extract
 
@@ -51,11 +60,14 @@ def pin_to_one_core() -> str:
 def clear_caches() -> None:
     """Forget every host, address and number seen so far (the suffix list stays loaded)."""
     hosts.to_ascii.cache_clear()
+    hosts._ascii_label_ok.cache_clear()
     hosts.split_host.cache_clear()
     wallets.is_evm.cache_clear()
     wallets.is_btc_bech32.cache_clear()
     wallets._base58check_version.cache_clear()
     contacts._parse_phone.cache_clear()
+    intake._who_triples.cache_clear()
+    intake._description_triples.cache_clear()
 
 
 def one_pass(texts: list[str], cold: bool) -> float:
@@ -87,6 +99,30 @@ def profile(texts: list[str], seconds: float) -> None:
     pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
 
 
+def per_row(path: str, repeat: int) -> dict[str, float]:
+    """Return the best CPU microseconds per row of read_row, identifiers() and extract()."""
+    rows = [json.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
+    extract("warm-up.example.com 13912345678")  # the suffix list and phone metadata
+    best = {"read_row_us": float("inf"), "identifiers_us": float("inf"),
+            "extract_description_us": float("inf")}
+    for _ in range(repeat):
+        start = time.process_time()
+        tips = [intake.read_row(row, n) for n, row in enumerate(rows, 1)]
+        best["read_row_us"] = min(best["read_row_us"], time.process_time() - start)
+        clear_caches()
+        start = time.process_time()
+        for tip in tips:
+            intake.identifiers(tip.who, tip.description, tip.listed)
+        best["identifiers_us"] = min(best["identifiers_us"], time.process_time() - start)
+        clear_caches()
+        start = time.process_time()
+        for tip in tips:
+            extract(tip.description)
+        spent = time.process_time() - start
+        best["extract_description_us"] = min(best["extract_description_us"], spent)
+    return {name: round(seconds / len(rows) * 1e6, 1) for name, seconds in best.items()}
+
+
 def main() -> None:
     """Run the benchmark and print the rates and their ratio to the target."""
     parser = argparse.ArgumentParser(
@@ -95,7 +131,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="work per figure (default 2)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary instead")
+    parser.add_argument("--tips", metavar="FILE", help="print µs per row of an import file instead")
+    parser.add_argument("--repeat", type=int, default=3, help="passes over --tips (default 3)")
     args = parser.parse_args()
+    if args.tips:
+        figures = per_row(args.tips, args.repeat)
+        if args.format == "json":
+            print(json.dumps(figures))
+        else:
+            for name, micros in figures.items():
+                print(f"{name.removesuffix('_us')}: {micros:.1f} µs per row (CPU, best of "
+                      f"{args.repeat})")
+        return
 
     texts = load_texts()
     pinned = pin_to_one_core()
