@@ -304,16 +304,13 @@ def import_tips(
                 if len(batch) >= BATCH_ROWS:
                     flush(chunk.last_line)
             if bad:
-                imports.unfile(db, filed)
-                result.filed = result.skipped = 0
                 raise ImportFailed(errors, bad)
             if batch:
                 flush(lines)
             result.complete = True
-        except ImportFailed as failed:
-            if failed.bad_rows == 0:  # the file as a whole could not be read
-                imports.unfile(db, filed)
-                result.filed = result.skipped = 0
+        except ImportFailed:  # bad rows, or a file that could not be read as a whole
+            imports.unfile(db, filed)
+            result.filed = result.skipped = 0
             raise
         finally:
             log_action(db, now, actor, "import", {

@@ -74,15 +74,10 @@ def index_new(db: sqlite_utils.Database, limit: int | None = None) -> int:
     """
     conn = db.conn
     (indexed_to,) = conn.execute("SELECT indexed_to FROM entity_index").fetchone()
-    if limit is None:
-        (upto,) = conn.execute("SELECT max(id) FROM reports").fetchone()
-    else:
-        (upto,) = conn.execute(
-            "SELECT max(id) FROM (SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)",
-            (indexed_to, limit)).fetchone()
-    upto = max(upto or 0, indexed_to)
-    (new,) = conn.execute("SELECT count(*) FROM reports WHERE id > ? AND id <= ?",
-                          (indexed_to, upto)).fetchone()
+    new, upto = conn.execute(  # LIMIT -1: no limit
+        "SELECT count(*), coalesce(max(id), ?) FROM "
+        "(SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)",
+        (indexed_to, indexed_to, -1 if limit is None else limit)).fetchone()
     (pending,) = conn.execute("SELECT count(*) FROM entity_pending").fetchone()
     if not new and not pending:
         return 0
