@@ -27,7 +27,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -395,7 +395,7 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
             prepared = engine.prepare([item[2] for _, item in messages])
             # Answer the batches whose fsync returned meanwhile before starting on this
             # one: apply and commit hold the loop for milliseconds.
-            await asyncio.sleep(0)
+            durability.answer_synced()
             # No transaction is open here: health checks and housekeeping fit in.
             _answer_pings(engine, batch)
             engine.housekeep(time.time())
@@ -414,20 +414,40 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
 
 
 class _Durability:
-    """Answers batches once their commits are on disk: one fsync covers all that wait."""
+    """Answers batches once their commits are on disk: one fsync covers all that wait.
+
+    The fsync runs on a thread. Its end is polled (`answer_synced`) by the engine's loop
+    between steps rather than awaited: awaiting takes two turns of the event loop, and a
+    turn can be a whole batch's transaction, which left answers on disk but unsent.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-fsync")
-        self._waiting: list[Callable[[bool], None]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._waiting: list[Callable[[bool], None]] = []  # committed, no fsync started yet
+        self._syncing: list[Callable[[bool], None]] = []  # covered by the fsync in flight
+        self._sync: Future[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._error: OSError | None = None
 
     def then(self, answer: Callable[[bool], None]) -> None:
         """Call `answer(durable)` once everything committed so far is on disk (or not)."""
         self._waiting.append(answer)
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
+        self._start()
+
+    def answer_synced(self) -> None:
+        """Answer the batches whose fsync has returned, and start the next fsync."""
+        if self._sync is None or not self._sync.done():
+            return
+        error = self._sync.exception()
+        if error is not None:
+            log.critical("the write-ahead log could not be synced: %s", error)
+            self._error = error if isinstance(error, OSError) else OSError(str(error))
+        syncing, self._syncing, self._sync = self._syncing, [], None
+        for answer in syncing:
+            answer(error is None)
+        self._start()
 
     def check(self) -> None:
         """Stop the engine if the disk failed: after a failed fsync nothing is certain."""
@@ -436,25 +456,22 @@ class _Durability:
 
     async def drain(self) -> None:
         """Answer every batch still waiting, then stop the thread."""
-        if self._flushing is not None:
-            await self._flushing
+        await self._idle.wait()
         self._syncer.shutdown(wait=True)
 
-    async def _flush(self) -> None:
+    def _start(self) -> None:
+        if self._sync is not None or not self._waiting:
+            if self._sync is None:
+                self._idle.set()
+            return
+        # Only what was committed before this fsync starts counts as covered by it.
+        self._syncing, self._waiting = self._waiting, []
+        self._idle.clear()
         loop = asyncio.get_running_loop()
-        while self._waiting:
-            # Only what was committed before this fsync starts counts as covered by it.
-            waiting, self._waiting = self._waiting, []
-            try:
-                await loop.run_in_executor(self._syncer, self.engine.make_durable)
-                durable = True
-            except OSError as error:
-                log.critical("the write-ahead log could not be synced: %s", error)
-                self._error = error
-                durable = False
-            for answer in waiting:
-                answer(durable)
-        self._flushing = None
+        self._sync = self._syncer.submit(self.engine.make_durable)
+        # Wakes the loop when it has nothing else to do; when busy, it polls first.
+        self._sync.add_done_callback(
+            lambda _: loop.call_soon_threadsafe(self.answer_synced))
 
 
 def _answer(engine: Engine, messages: list[tuple[asyncio.Transport, frames.Item]],
