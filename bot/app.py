@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.engine import EngineThread
 from bot.engine_link import EngineLink
 from bot.fetcher import Schedule, fetcher_ctx
+from bot.intake import Intake
 from bot.webhook import MAX_BODY, WEBHOOK, Webhook, healthz, receive, verify_url
 
 
@@ -43,7 +44,7 @@ def _engine_ctx(
             socket = own.path
         link = EngineLink(socket)
         await link.connect()
-        app[WEBHOOK] = Webhook(settings, link)
+        app[WEBHOOK] = Webhook(settings, Intake(settings), link)
         try:
             yield
         finally:

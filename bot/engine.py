@@ -1,19 +1,20 @@
 """The engine: the one process that owns the database and runs the conversation.
 
-HTTP workers (bot/webhook.py) forward each POST /wechat here as it came (query string
-and body) over a Unix socket. The engine takes whatever has arrived as one batch and,
-for each request, in order:
+HTTP workers (bot/webhook.py) verify and parse each POST /wechat themselves
+(bot/intake.py) and send the engine a `Ticket` over a Unix socket. The engine takes
+whatever has arrived as one batch and, for each ticket, in order:
 
-    verify → decrypt → parse → [nonce → claim → state → handler → store] → render → encrypt
+    [nonce → claim → state → handler → store]
 
-where the bracket of every message of the batch is one transaction (db/batch.py).
-Answers go back only once that commit is on disk: the write-ahead log is fsynced after
-the COMMIT (db/wal.py), while the next batch already runs.
+where the bracket of every ticket of the batch is one transaction (db/batch.py). Each
+worker gets back its verdicts (a reply text, or an answer such as 403 or 503) only once
+that commit is on disk: the write-ahead log is fsynced after the COMMIT (db/wal.py),
+while the next batch already runs.
 
-Why a process of its own: Python runs one thread at a time, and the HTTP side alone
-costs as much CPU as a hello-world server. Verification, parsing, SQLite and the
-conversation moved here run on the second core; the HTTP workers stay thin. One writer
-per database also means workers never fight over SQLite's write lock.
+Why a process of its own: Python runs one thread at a time, and one writer per database
+means workers never fight over SQLite's write lock. Since every request passes through
+this one process, it does only what needs the database: everything else (signature,
+decryption, XML, identifiers, rendering) runs in the workers, which scale with --workers.
 """
 
 from __future__ import annotations
@@ -21,34 +22,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from bot import frames, wechat
+from bot import frames
 from bot.config import Settings
-from bot.errors import BadRequest, Forbidden, WebhookError
+from bot.errors import Forbidden, WebhookError
+from bot.intake import PLAIN, Answer, Ticket, Verdict, refusal
 from bot.pipeline import housekeeping, process
-from bot.pseudonym import pseudonymiser
-from db.batch import Job, Outcome, commit, run_batch, run_jobs
+from db.batch import commit, rollback, run_batch
 from db.checkpoint import WRITER_AUTOCHECKPOINT, Checkpointer
 from db.connection import connect
 from db.migrations import migrate
-from db.nonces import admit_nonce
+from db.nonces import admit_nonces
 from db.wal import ENGINE_SYNCHRONOUS, WalFile
 from handlers.context import Policy
-from handlers.report import message_text
 from handlers.texts import text
-from triage.extract import extract
 
 log = logging.getLogger(__name__)
 
@@ -59,75 +54,17 @@ HOUSEKEEPING_EVERY = 60
 MAX_BATCH = 32
 # With the timestamp check off, nonces are still remembered this long.
 DEFAULT_NONCE_WINDOW = 300
-# Frame kinds: a message to answer, or a health check.
+# Frame kinds: a ticket to answer, or a health check.
 MESSAGE, PING = "m", "p"
-
-_ECHOSTR = re.compile(r"[A-Za-z0-9_\-+/=]{1,512}")
-XML = "application/xml"
-PLAIN = "text/plain"
-# (HTTP status, body, content type)
-Answer = tuple[int, bytes, str]
-SUCCESS: Answer = (200, b"success", PLAIN)
-
-
-class Delivery(NamedTuple):
-    """One request to /wechat as a worker received it (a tuple: it crosses the socket)."""
-
-    query: str  # the raw query string: signature, timestamp, nonce, encrypt_type…
-    body: bytes
-    now: int
-    method: str = "POST"  # GET is WeChat's URL check (echostr)
-
-
-class BatchFailed(RuntimeError):
-    """The batch's transaction could not be had or kept: nobody's message was stored."""
-
-
-@dataclass(slots=True)
-class Stamp:
-    """What identifies one delivery of a request: its timestamp, nonce and body digest."""
-
-    timestamp: int
-    nonce: str
-    body_sha256: bytes
-
-
-@dataclass(slots=True)
-class _Verified:
-    """What the query string proved about a request."""
-
-    timestamp: int
-    raw_timestamp: str
-    nonce: str
-    encrypted: bool
-
-
-@dataclass(slots=True)
-class _Prepared:
-    """A verified delivery waiting for its transaction: its nonce, and its message if any."""
-
-    verified: _Verified
-    stamp: Stamp  # recorded for every verified request, whatever comes of it
-    now: int
-    early: Answer | None = None  # known before the transaction: 400, success, echostr
-    envelope: wechat.Envelope | None = None
-    job: Job | None = None
-    admitted: bool = False  # set once the nonce was recorded as this request's
-    failure: Exception | None = None  # what the message's handler raised, if anything
+UNSTORED: Answer = (503, b"try again", PLAIN)
 
 
 class Engine:
-    """Answers batches of deliveries against one database."""
+    """Answers batches of tickets against one database."""
 
     def __init__(self, settings: Settings, db: sqlite_utils.Database) -> None:
         self.settings = settings
         self.db = db
-        self.crypto = (
-            wechat.Crypto(settings.wechat_token, settings.wechat_encoding_aes_key,
-                          settings.wechat_app_id)
-            if settings.safe_mode else None
-        )
-        self.pseudonymise = pseudonymiser(settings.secret_key)
         self.policy = Policy(
             draft_ttl=settings.draft_ttl,
             # Media are fetched by the API client; without credentials they cannot be.
@@ -150,56 +87,48 @@ class Engine:
         db.execute("PRAGMA temp_store = MEMORY")
         engine = cls(settings, db)
         engine.checkpointer.start()
-        extract("warm-up.example.com")  # builds the suffix list now, not in a request
         return engine
 
-    def prepare(self, deliveries: list[Delivery]) -> list[_Prepared | Answer]:
-        """Verify, decrypt and parse: all that needs no database (step one of three)."""
-        return [self._prepare(delivery) for delivery in deliveries]
+    def apply(self, tickets: list[Ticket], between: Callable[[], None] | None = None
+              ) -> list[Verdict]:
+        """Run the tickets in one open transaction (`commit` follows); their verdicts.
 
-    def apply(self, batch: list[_Prepared | Answer]) -> list[Outcome]:
-        """Run the batch's jobs in one open transaction (step two; `commit` follows).
-
-        Every verified request records its nonce outside its message's savepoint, so a
-        refusal or a handler error later on cannot undo it: a nonce is good for one body.
+        Every ticket spends its nonce first, outside any message's effects, so a refusal
+        or a handler error cannot undo it: a nonce is good for one body. The messages run
+        without a savepoint each (two statements a message); in the rare batch where one
+        fails halfway, the whole batch is undone and run again with them. `between` runs
+        after each ticket (the engine answers batches whose fsync returned meanwhile).
         """
-        jobs: list[Job] = [functools.partial(_handle, item) for item in batch
-                           if isinstance(item, _Prepared)]
-        if not jobs:
+        if not tickets:
             return []
         try:
-            # _handle keeps its own savepoint around the message: none needed around it.
-            return run_jobs(self.db, jobs, savepoints=False)
-        except Exception as error:  # the write lock was not to be had, or the disk failed
-            log.exception("a batch of %d requests could not be applied", len(batch))
-            return [(False, BatchFailed(str(error)))] * len(jobs)
+            for guarded in (False, True):
+                self.db.conn.execute("BEGIN IMMEDIATE")  # the lock first: no upgrade races
+                admitted = admit_nonces(
+                    self.db, [(t.timestamp, t.nonce, t.body_sha256) for t in tickets])
+                verdicts = self._run(tickets, admitted, guarded, between)
+                if verdicts is not None:
+                    return verdicts
+                rollback(self.db)  # a message failed with its effects half done
+        except Exception:  # the write lock was not to be had, or the disk failed
+            rollback(self.db)
+            log.exception("a batch of %d requests could not be applied", len(tickets))
+        return [UNSTORED] * len(tickets)
 
-    def commit(self, outcomes: list[Outcome]) -> list[Outcome]:
+    def commit(self, verdicts: list[Verdict]) -> list[Verdict]:
         """Commit what `apply` did (to the log, not yet durably); all fail if it cannot."""
         if not self.db.conn.in_transaction:
-            return outcomes
+            return verdicts
         try:
             commit(self.db)
-        except Exception as error:
-            log.exception("a batch of %d messages could not be committed", len(outcomes))
-            return [(False, BatchFailed(str(error)))] * len(outcomes)
-        return outcomes
+        except Exception:
+            log.exception("a batch of %d messages could not be committed", len(verdicts))
+            return [UNSTORED] * len(verdicts)
+        return verdicts
 
     def make_durable(self) -> None:
         """Put every commit so far on disk (an fsync: run it off the loop)."""
         self.wal.sync()
-
-    def finish(self, batch: list[_Prepared | Answer], outcomes: list[Outcome]
-               ) -> list[Answer]:
-        """Render the answers, once their transaction has committed (step three)."""
-        results = iter(outcomes)
-        answers: list[Answer] = []
-        for item in batch:
-            if not isinstance(item, _Prepared):
-                answers.append(item)
-                continue
-            answers.append(self._finish(item, next(results)))
-        return answers
 
     def ping(self) -> Answer:
         """Prove the database takes a write transaction; the body is the engine's pid."""
@@ -221,126 +150,45 @@ class Engine:
         self.db.close()
         self.wal.close()
 
-    def _prepare(self, delivery: Delivery) -> _Prepared | Answer:
-        """Verify, decrypt and parse a delivery, or answer it at once (refusal, unknown)."""
-        try:
-            q = wechat.query_fields(delivery.query)
-            verified = self._verify(q, delivery, self.crypto is not None)
-        except WebhookError as error:
-            return refusal(error)
-        stamp = Stamp(verified.timestamp, verified.nonce,
-                      hashlib.sha256(delivery.method.encode() + delivery.body).digest())
-        prepared = _Prepared(verified, stamp, delivery.now)
-        if delivery.method == "GET":
-            echostr = q.get("echostr", "")
-            prepared.early = ((200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
-                              else refusal(BadRequest("echostr is missing or malformed")))
-            return prepared
-        try:
-            fields = wechat.parse_xml(delivery.body)
-            if verified.encrypted:
-                assert self.crypto is not None
-                # Compatible mode also sends plaintext fields: only the decrypted payload counts.
-                fields = wechat.parse_xml(self.crypto.open(
-                    fields, q.get("msg_signature", ""), verified.raw_timestamp, verified.nonce))
-            parsed = wechat.to_inbound(fields, self.pseudonymise)
-        except WebhookError as error:
-            prepared.early = refusal(error)
-            return prepared
-        if parsed is None:
-            prepared.early = SUCCESS  # a type we do not handle: no reply, nothing stored
-            return prepared
-        prepared.envelope, inbound = parsed
-        text_ = message_text(inbound) if inbound.kind in ("text", "link") else ""
-        if len(text_) >= 4:  # shorter ("1", "完成") holds no identifier: skip the scan
-            # Pure CPU work on the text: done here, it overlaps the last batch's fsync.
-            inbound.identifiers = tuple(extract(text_))
-        prepared.job = functools.partial(process, inbound=inbound, now=delivery.now,
-                                         default_lang=self.settings.lang, policy=self.policy)
-        return prepared
 
-    def _verify(self, q: dict[str, str], delivery: Delivery, safe_mode: bool) -> _Verified:
-        """Check the signature, the timestamp window and the nonce's shape."""
-        raw_ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
-        encrypted = delivery.method == "POST" and q.get("encrypt_type", "").lower() == "aes"
-        if delivery.method == "POST" and safe_mode and not encrypted:
-            # A safe-mode request also carries `signature`: stripping its encryption must
-            # not turn it into a plaintext request with a body of the attacker's choosing.
-            raise Forbidden("plaintext request, but the account is in safe mode")
-        if encrypted and not safe_mode:
-            raise BadRequest("encrypted request, but WECHAT_ENCODING_AES_KEY is not set")
-        # Safe mode signs the payload instead (msg_signature), checked when decrypting.
-        if not encrypted and not wechat.signature_ok(
-            q.get("signature", ""), self.settings.wechat_token, raw_ts, nonce
-        ):
-            raise Forbidden("signature does not match")
-        timestamp = check_timestamp(raw_ts, delivery.now,
-                                    self.settings.wechat_timestamp_tolerance)
-        if not nonce or len(nonce) > 64:
-            raise Forbidden("nonce is missing or too long")
-        return _Verified(timestamp, raw_ts, nonce, encrypted)
-
-    def _finish(self, item: _Prepared, outcome: Outcome) -> Answer:
-        """The answer to a verified request, once its transaction has committed."""
-        ok, value = outcome
-        if not ok:
-            # Nothing was stored: 503 makes WeChat retry; a polite 200 would lose it.
-            if not isinstance(value, BatchFailed):
-                log.error("a request could not be recorded", exc_info=value)
-            return 503, b"try again", PLAIN
-        if not item.admitted:
-            return refusal(Forbidden("nonce reused with a different body"))
-        if item.early is not None:
-            return item.early
-        assert item.envelope is not None
-        if item.failure is not None:
-            value = item.failure
-        if isinstance(value, BaseException):
-            if isinstance(value, WebhookError):
-                return refusal(value)
-            log.error("a message could not be handled", exc_info=value)
-            value = text(self.settings.lang, "error")
-        if not value:
-            return SUCCESS
-        verified = item.verified
-        xml = wechat.render_text(item.envelope, str(value), item.now)
-        if verified.encrypted and self.crypto is not None:
-            xml = self.crypto.seal(xml, verified.nonce, verified.raw_timestamp)
-        return 200, xml.encode(), XML
+    def _run(self, tickets: list[Ticket], admitted: list[bool], guarded: bool,
+             between: Callable[[], None] | None) -> list[Verdict] | None:
+        """Each ticket's verdict; None if a message failed with no savepoint around it."""
+        out: list[Verdict] = []
+        db, lang, policy = self.db, self.settings.lang, self.policy
+        for ticket, fresh in zip(tickets, admitted, strict=True):
+            if not fresh:
+                out.append(refusal(Forbidden("nonce reused with a different body")))
+            elif ticket.inbound is None:
+                out.append("")
+            elif guarded:
+                out.append(_guarded(db, ticket, lang, policy))
+            else:
+                try:
+                    out.append(process(db, ticket.inbound, ticket.now, lang, policy))
+                except Exception:
+                    return None
+            if between is not None:
+                between()
+        return out
 
 
-def _handle(item: _Prepared, db: sqlite_utils.Database) -> Any:
-    """Spend the request's nonce, then run its message (if any) in a savepoint of its own."""
-    stamp = item.stamp
-    item.admitted = admit_nonce(db, stamp.timestamp, stamp.nonce, stamp.body_sha256)
-    if not item.admitted or item.job is None:
-        return None
+def _guarded(db: sqlite_utils.Database, ticket: Ticket, lang: str, policy: Policy) -> Verdict:
+    """Run a message in a savepoint: if it fails, only its own effects go."""
+    assert ticket.inbound is not None
     conn = db.conn
     conn.execute("SAVEPOINT message")
     try:
-        result = item.job(db)
+        reply = process(db, ticket.inbound, ticket.now, lang, policy)
     except Exception as error:  # the message's effects go; its nonce stays spent
         conn.execute("ROLLBACK TO message")
-        item.failure = error
-        result = None
+        conn.execute("RELEASE message")
+        if isinstance(error, WebhookError):
+            return refusal(error)
+        log.error("a message could not be handled", exc_info=error)
+        return text(lang, "error")
     conn.execute("RELEASE message")
-    return result
-
-
-def check_timestamp(raw: str, now: int, tolerance: int) -> int:
-    """Return the request's timestamp, refusing one outside the tolerance window."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        raise Forbidden("timestamp is missing or not a number")
-    timestamp = int(raw)
-    if tolerance and abs(now - timestamp) > tolerance:
-        raise Forbidden("timestamp outside the allowed window")
-    return timestamp
-
-
-def refusal(error: WebhookError) -> Answer:
-    """The answer to a refused request: why goes to the operator's log, not the sender."""
-    log.warning("refused a request (%d): %s", error.status, error)
-    return error.status, b"forbidden" if error.status == 403 else b"bad request", PLAIN
+    return reply
 
 
 class _EngineProtocol(asyncio.Protocol):
@@ -368,7 +216,7 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
     """Answer workers on the Unix socket at `path` until `stop` is set.
 
     Batches overlap: while one batch's log is fsynced on a thread, the next batch is
-    verified, parsed, applied and committed; each is answered once its fsync returned.
+    applied and committed; each is answered once its fsync returned.
     """
     pending: list[tuple[asyncio.Transport, frames.Item]] = []
     arrived = asyncio.Event()
@@ -391,20 +239,17 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
                 continue
             batch = pending[:MAX_BATCH]
             del pending[:MAX_BATCH]
-            messages = [(t, item) for t, item in batch if item[0] == MESSAGE]
-            prepared = engine.prepare([item[2] for _, item in messages])
             # Answer the batches whose fsync returned meanwhile before starting on this
             # one: apply and commit hold the loop for milliseconds.
             durability.answer_synced()
             # No transaction is open here: health checks and housekeeping fit in.
             _answer_pings(engine, batch)
             engine.housekeep(time.time())
-            outcomes = engine.commit(engine.apply(prepared))
-            if outcomes:
-                durability.then(functools.partial(_answer, engine, messages, prepared,
-                                                  outcomes))
-            else:
-                _send(messages, engine.finish(prepared, []))
+            messages = [(t, item) for t, item in batch if item[0] == MESSAGE]
+            verdicts = engine.commit(engine.apply([item[2] for _, item in messages],
+                                                  between=durability.answer_synced))
+            if verdicts:
+                durability.then(functools.partial(_answer, messages, verdicts))
             # Let the event loop read what arrived meanwhile: it becomes the next batch.
             await asyncio.sleep(0)
     finally:
@@ -474,20 +319,18 @@ class _Durability:
             lambda _: loop.call_soon_threadsafe(self.answer_synced))
 
 
-def _answer(engine: Engine, messages: list[tuple[asyncio.Transport, frames.Item]],
-            prepared: list[_Prepared | Answer], outcomes: list[Outcome], durable: bool) -> None:
-    """Send a committed batch's answers; 503 for all if its commit may not be on disk."""
-    if not durable:
-        outcomes = [(False, BatchFailed("the commit is not known to be on disk"))] * len(
-            outcomes)
-    _send(messages, engine.finish(prepared, outcomes))
+def _answer(messages: list[tuple[asyncio.Transport, frames.Item]], verdicts: list[Verdict],
+            durable: bool) -> None:
+    """Send a committed batch's verdicts; 503 for all if its commit may not be on disk."""
+    _send(messages, verdicts if durable else [UNSTORED] * len(verdicts))
 
 
-def _send(messages: list[tuple[asyncio.Transport, frames.Item]], answers: list[Answer]) -> None:
+def _send(messages: list[tuple[asyncio.Transport, frames.Item]],
+          answers: list[Verdict]) -> None:
     """One write per worker for all its answers in the batch."""
     replies: dict[asyncio.Transport, list[frames.Item]] = {}
     for (transport, item), answer in zip(messages, answers, strict=True):
-        replies.setdefault(transport, []).append((item[1], *answer))
+        replies.setdefault(transport, []).append((item[1], answer))
     for transport, items in replies.items():
         if not transport.is_closing():
             transport.write(frames.encode(items))

@@ -7,7 +7,8 @@ import itertools
 from pathlib import Path
 
 from bot import frames
-from bot.engine import MESSAGE, PING, Answer, Delivery
+from bot.engine import MESSAGE, PING
+from bot.intake import Answer, Ticket, Verdict
 
 CONNECT_SECONDS = 10.0
 # WeChat gives up after 5 s: an answer later than this is worth less than a 503.
@@ -26,10 +27,10 @@ class _LinkProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         waiting = self.link._waiting
-        for request_id, status, body, content_type in self.reader.feed(data):
+        for request_id, verdict in self.reader.feed(data):
             entry = waiting.pop(request_id, None)
             if entry is not None and not entry[0].done():
-                entry[0].set_result((status, body, content_type))
+                entry[0].set_result(verdict)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.link._lost()
@@ -46,7 +47,7 @@ class EngineLink:
         self.path = path
         self._ids = itertools.count(1)
         # request id → (the answer's future, when to give up on it)
-        self._waiting: dict[int, tuple[asyncio.Future[Answer], float]] = {}
+        self._waiting: dict[int, tuple[asyncio.Future[Verdict], float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._outbox: list[frames.Item] = []
         self._transport: asyncio.Transport | None = None
@@ -70,13 +71,15 @@ class EngineLink:
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
 
-    async def answer(self, delivery: Delivery) -> Answer:
-        """Have the engine answer one delivery."""
-        return await self._ask((MESSAGE, delivery), ANSWER_SECONDS)
+    async def answer(self, ticket: Ticket) -> Verdict:
+        """Have the engine run one ticket: its reply text, or a final answer (403, 503)."""
+        return await self._ask((MESSAGE, ticket), ANSWER_SECONDS)
 
     async def ping(self, timeout: float = ANSWER_SECONDS) -> Answer:
         """Ask the engine whether its database commits."""
-        return await self._ask((PING,), timeout)
+        verdict = await self._ask((PING,), timeout)
+        assert not isinstance(verdict, str)
+        return verdict
 
     async def close(self) -> None:
         """Close the connection."""
@@ -85,14 +88,14 @@ class EngineLink:
         if self._transport is not None:
             self._transport.close()
 
-    async def _ask(self, item: frames.Item, timeout: float) -> Answer:
+    async def _ask(self, item: frames.Item, timeout: float) -> Verdict:
         if self._transport is None or self._transport.is_closing():
             async with self._connecting:
                 if self._transport is None or self._transport.is_closing():
                     await self.connect(timeout=1.0)
         loop = asyncio.get_running_loop()
         request_id = next(self._ids)
-        future: asyncio.Future[Answer] = loop.create_future()
+        future: asyncio.Future[Verdict] = loop.create_future()
         self._waiting[request_id] = (future, loop.time() + timeout)
         if not self._outbox:
             loop.call_soon(self._flush)

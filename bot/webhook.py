@@ -1,8 +1,8 @@
 """The HTTP side: GET /wechat (echostr), POST /wechat (messages), GET /healthz.
 
-A worker reads the body within its size limit and has the engine (bot/engine.py) do the
-rest, top to bottom: verify → decrypt → parse → claim → state → handler → store →
-render → encrypt. Keeping the worker this thin is what leaves it fast (see engine.py).
+A worker reads the body within its size limit, verifies, decrypts and parses it
+(bot/intake.py), has the engine (bot/engine.py) run the message against the database,
+and renders (and encrypts) the reply: only the middle step is serial across workers.
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot import wechat
 from bot.config import Settings
-from bot.engine import Answer, Delivery, check_timestamp, refusal
 from bot.engine_link import EngineLink, EngineUnavailable
-from bot.errors import Forbidden, WebhookError
+from bot.intake import Answer, Intake
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +29,7 @@ class Webhook:
     """What the request path needs, built once at start-up."""
 
     settings: Settings
+    intake: Intake
     engine: EngineLink
 
 
@@ -50,33 +48,17 @@ async def receive(request: web.Request) -> web.Response:
 
 async def _forward(request: web.Request, body: bytes, method: str) -> web.Response:
     hook = request.app[WEBHOOK]
-    now = int(time.time())
+    opened = hook.intake.open(request.rel_url.raw_query_string, body, int(time.time()), method)
+    if isinstance(opened, tuple):
+        return _response(opened)  # refused: forgeries never reach the engine
     try:
-        _precheck(hook.settings, wechat.query_fields(request.rel_url.raw_query_string), now)
-    except WebhookError as error:
-        return _response(refusal(error))
-    # The raw query: decoding it is the engine's job, and it must happen exactly once.
-    delivery = Delivery(request.rel_url.raw_query_string, body, now, method)
-    try:
-        return _response(await hook.engine.answer(delivery))
+        verdict = await hook.engine.answer(opened.ticket)
     except EngineUnavailable:
         # Nothing was answered, so nothing is lost: WeChat retries, and a retry of a
         # message the engine did commit gets the stored reply.
         log.error("the engine is unavailable; answering 503")
         return web.Response(status=503, text="try again")
-
-
-def _precheck(settings: Settings, q: Mapping[str, str], now: int) -> None:
-    """Refuse here what the query string alone disproves, so forgeries never queue up.
-
-    The engine checks everything again (and records the nonce): this is only a filter.
-    """
-    raw_ts = q.get("timestamp", "")
-    check_timestamp(raw_ts, now, settings.wechat_timestamp_tolerance)
-    if q.get("encrypt_type", "").lower() != "aes" and not wechat.signature_ok(
-        q.get("signature", ""), settings.wechat_token, raw_ts, q.get("nonce", "")
-    ):
-        raise Forbidden("signature does not match")
+    return _response(hook.intake.render(opened, verdict))
 
 
 async def healthz(request: web.Request) -> web.Response:

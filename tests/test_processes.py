@@ -198,8 +198,9 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
     settings: Settings, tmp_path: Path
 ) -> None:
     """The engine commits to the log, fsyncs it off the loop, and only then answers."""
-    from bot.engine import Delivery, Engine, serve_engine
+    from bot.engine import Engine, serve_engine
     from bot.engine_link import EngineLink
+    from bot.intake import Intake, Opened
 
     engine = Engine.open(settings)
     assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -221,15 +222,17 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
                                   "CreateTime": int(time.time()), "MsgType": "text",
                                   "Content": "帮助", "MsgId": 1})
         request = wechat.sign_request(settings.wechat_token, xml, openid="o_alice")
-        answer = asyncio.ensure_future(link.answer(Delivery(
-            urllib.parse.urlencode(request.params), request.body, int(time.time()))))
+        opened = Intake(settings).open(urllib.parse.urlencode(request.params), request.body,
+                                       int(time.time()))
+        assert isinstance(opened, Opened)
+        answer = asyncio.ensure_future(link.answer(opened.ticket))
         while not rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0]:
             await asyncio.sleep(0.01)  # committed to the log, visible to other readers
         await asyncio.sleep(0.2)
         assert not answer.done()  # but not on disk yet: no reply
         disk_ready.set()
-        status, body, _ = await answer
-        assert status == 200 and synced.is_set() and "举报".encode() in body
+        reply = await answer
+        assert isinstance(reply, str) and synced.is_set() and "举报" in reply
     finally:
         disk_ready.set()
         stop.set()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import pytest
 
 from bot import frames, wechat
-from bot.engine import Delivery
 from bot.errors import BadRequest
+from bot.intake import Ticket
+from handlers.messages import Inbound
+from triage.extract import extract
 
 
 def test_a_reply_over_wechats_size_limit_is_trimmed_on_a_character_boundary() -> None:
@@ -30,7 +33,7 @@ def test_a_duplicated_field_is_malformed() -> None:
 
 
 def test_frames_split_across_reads_are_reassembled_in_order() -> None:
-    items = [("m", n, Delivery("signature=x", b"<xml/>" * n, 1700000000)) for n in range(50)]
+    items = [("m", n, Ticket(1700000000, str(n), b"<xml/>" * n, 1700000000)) for n in range(50)]
     stream = frames.encode(items[:20]) + frames.encode(items[20:])
     reader = frames.FrameReader()
     got: list[frames.Item] = []
@@ -40,9 +43,14 @@ def test_frames_split_across_reads_are_reassembled_in_order() -> None:
     assert reader.feed(b"") == []
 
 
-def test_a_delivery_crosses_the_socket_as_a_plain_tuple() -> None:
-    delivery = Delivery("a=1", b"body", 5)
-    assert pickle.loads(pickle.dumps(delivery)) == delivery
+def test_a_ticket_crosses_the_socket_with_every_field_of_its_message_intact() -> None:
+    found = tuple(extract("举报 btc-x.com 微信 scam_8888"))
+    # A distinct value in every field, so a field the pickling leaves out or misplaces shows.
+    values = {field.name: f"v{n}" for n, field in enumerate(dataclasses.fields(Inbound))}
+    values.update(created_at=5, msg_id=42, latitude=31.2, longitude=121.5, identifiers=found)
+    inbound = Inbound(**values)
+    ticket = Ticket(5, "nonce", b"digest", 6, inbound)
+    assert pickle.loads(pickle.dumps(ticket)) == ticket
 
 
 def test_a_query_string_reads_as_the_standard_library_reads_it() -> None:

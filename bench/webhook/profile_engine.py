@@ -1,11 +1,13 @@
-"""Where the engine's CPU goes per message: prepare, apply (the transaction), commit, finish.
+"""Where the CPU goes per message: the worker's open and render, the engine's apply and commit.
 
 Usage: python bench/webhook/profile_engine.py [--messages 20000] [--batch 32] [--safe]
        [--cprofile]
 
-Feeds the load benchmark's signed conversations straight to the engine, without HTTP,
-and prints CPU microseconds per message for each step (process time, so a busy machine
-changes the figures less than wall time would). --cprofile adds the top functions.
+Feeds the load benchmark's signed conversations through a worker's intake (verify,
+decrypt, parse, identifiers; then render, encrypt) and the engine (the transaction),
+without HTTP, and prints CPU microseconds per message for each step (process time, so a
+busy machine changes the figures less than wall time would). The engine's steps are the
+serial part: every worker waits on them. --cprofile adds the top functions.
 """
 
 from __future__ import annotations
@@ -25,20 +27,20 @@ sys.path.insert(0, str(ROOT))
 from bench.webhook.traffic import messages  # noqa: E402
 from bot import wechat  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.engine import Delivery, Engine  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from bot.intake import Intake, Opened  # noqa: E402
 
 TOKEN = "benchtoken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx2c2769f8efd9abc2"
 
 
-def deliveries(count: int, crypto: wechat.Crypto | None) -> list[Delivery]:
-    """Signed requests as a worker forwards them."""
-    now = int(time.time())
+def requests(count: int, crypto: wechat.Crypto | None) -> list[tuple[str, bytes]]:
+    """Signed requests (query string, body) as a worker receives them."""
     out = []
     for n, (openid, xml) in enumerate(messages(count, seed=11)):
         request = wechat.sign_request(TOKEN, xml, openid=openid, crypto=crypto, nonce=str(n))
-        out.append(Delivery(urllib.parse.urlencode(request.params), request.body, now))
+        out.append((urllib.parse.urlencode(request.params), request.body))
     return out
 
 
@@ -58,22 +60,27 @@ def main() -> None:
                             wechat_app_id=APP_ID if args.safe else "")
         engine = Engine.open(settings)
         crypto = wechat.Crypto(TOKEN, AES_KEY, APP_ID) if args.safe else None
-        traffic = deliveries(args.messages, crypto)
-        spent = dict.fromkeys(("prepare", "apply", "commit", "finish"), 0.0)
+        intake = Intake(settings)
+        traffic = requests(args.messages, crypto)
+        spent = dict.fromkeys(("open", "apply", "commit", "render"), 0.0)
         profiler = cProfile.Profile() if args.cprofile else None
         if profiler:
             profiler.enable()
         for start in range(0, len(traffic), args.batch):
-            chunk = traffic[start:start + args.batch]
+            now = int(time.time())
             t0 = time.process_time()
-            batch = engine.prepare(chunk)
+            opened = [intake.open(query, body, now) for query, body in
+                      traffic[start:start + args.batch]]
+            assert all(isinstance(item, Opened) for item in opened), opened[:3]
+            tickets = [item.ticket for item in opened if isinstance(item, Opened)]
             t1 = time.process_time()
-            outcomes = engine.apply(batch)
+            verdicts = engine.apply(tickets)
             t2 = time.process_time()
-            outcomes = engine.commit(outcomes)
+            verdicts = engine.commit(verdicts)
             engine.make_durable()
             t3 = time.process_time()
-            answers = engine.finish(batch, outcomes)
+            answers = [intake.render(item, verdict) for item, verdict in
+                       zip(opened, verdicts, strict=True) if isinstance(item, Opened)]
             t4 = time.process_time()
             assert all(status == 200 for status, _, _ in answers), answers[:3]
             for name, cost in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
@@ -84,10 +91,11 @@ def main() -> None:
 
     total = sum(spent.values())
     mode = "safe mode" if args.safe else "plaintext"
-    print(f"engine CPU per message ({mode}, {args.messages} messages, batches of {args.batch})")
+    print(f"CPU per message ({mode}, {args.messages} messages, batches of {args.batch})")
     for name, cost in spent.items():
-        print(f"  {name:<8} {cost / args.messages * 1e6:7.1f} us")
-    print(f"  {'total':<8} {total / args.messages * 1e6:7.1f} us")
+        side = "engine" if name in ("apply", "commit") else "worker"
+        print(f"  {side} {name:<8} {cost / args.messages * 1e6:7.1f} us")
+    print(f"  {'total':<15} {total / args.messages * 1e6:7.1f} us")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 

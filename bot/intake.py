@@ -1,0 +1,159 @@
+"""A worker's side of a request to /wechat: all of it that needs no database.
+
+Before the engine: verify → decrypt → parse → pseudonymise → find identifiers, giving a
+`Ticket`. After it: render the engine's reply text as WeChat XML → encrypt.
+
+Why here and not in the engine: the engine is the one process that writes the database,
+so whatever it does, it does for every worker in turn. Everything that only needs the
+request itself runs in the workers, which `tipline serve --workers N` multiplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from bot import wechat
+from bot.config import Settings
+from bot.errors import BadRequest, Forbidden, WebhookError
+from bot.pseudonym import pseudonymiser
+from handlers.messages import Inbound
+from handlers.report import message_text
+from triage.extract import extract
+
+log = logging.getLogger(__name__)
+
+_ECHOSTR = re.compile(r"[A-Za-z0-9_\-+/=]{1,512}")
+XML = "application/xml"
+PLAIN = "text/plain"
+# (HTTP status, body, content type)
+Answer = tuple[int, bytes, str]
+SUCCESS: Answer = (200, b"success", PLAIN)
+# The engine's verdict on a ticket: a final answer, or the text to reply with ("": none).
+Verdict = Answer | str
+
+
+class Ticket(NamedTuple):
+    """A verified request as the engine needs it (a tuple: it crosses the socket).
+
+    The nonce is spent for every verified request, whatever comes of it; `inbound` is the
+    message to run, None when there is none (the URL check, a type we do not handle, a
+    malformed body).
+    """
+
+    timestamp: int
+    nonce: str
+    body_sha256: bytes  # a nonce is good for one body: WeChat's retries repeat it
+    now: int
+    inbound: Inbound | None = None
+
+
+@dataclass(slots=True)
+class Opened:
+    """A verified request: its ticket, and what rendering its answer will need."""
+
+    ticket: Ticket
+    raw_timestamp: str
+    encrypted: bool
+    early: Answer | None = None  # known without the engine: echostr, 400, success
+    envelope: wechat.Envelope | None = None
+
+
+class Intake:
+    """Opens requests into tickets and renders the engine's verdicts as answers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.crypto = (
+            wechat.Crypto(settings.wechat_token, settings.wechat_encoding_aes_key,
+                          settings.wechat_app_id)
+            if settings.safe_mode else None
+        )
+        self.pseudonymise = pseudonymiser(settings.secret_key)
+        extract("warm-up.example.com")  # builds the suffix list now, not in a request
+
+    def open(self, query: str, body: bytes, now: int, method: str = "POST") -> Opened | Answer:
+        """Verify, decrypt and parse a request; a refusal answers it at once."""
+        try:
+            q = wechat.query_fields(query)
+            raw_ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
+            encrypted = self._verify(q, method, raw_ts, nonce)
+            timestamp = check_timestamp(raw_ts, now, self.settings.wechat_timestamp_tolerance)
+            if not nonce or len(nonce) > 64:
+                raise Forbidden("nonce is missing or too long")
+        except WebhookError as error:
+            return refusal(error)
+        digest = hashlib.sha256(method.encode() + body).digest()
+        ticket = Ticket(timestamp, nonce, digest, now)
+        if method == "GET":
+            echostr = q.get("echostr", "")
+            early = ((200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
+                     else refusal(BadRequest("echostr is missing or malformed")))
+            return Opened(ticket, raw_ts, False, early)
+        try:
+            fields = wechat.parse_xml(body)
+            if encrypted:
+                assert self.crypto is not None
+                # Compatible mode also sends plaintext fields: only the decrypted payload counts.
+                fields = wechat.parse_xml(self.crypto.open(
+                    fields, q.get("msg_signature", ""), raw_ts, nonce))
+            parsed = wechat.to_inbound(fields, self.pseudonymise)
+        except WebhookError as error:
+            return Opened(ticket, raw_ts, encrypted, refusal(error))
+        if parsed is None:  # a type we do not handle: no reply, nothing stored
+            return Opened(ticket, raw_ts, encrypted, SUCCESS)
+        envelope, inbound = parsed
+        text_ = message_text(inbound) if inbound.kind in ("text", "link") else ""
+        if len(text_) >= 4:  # shorter ("1", "完成") holds no identifier: skip the scan
+            inbound.identifiers = tuple(extract(text_))
+        return Opened(ticket._replace(inbound=inbound), raw_ts, encrypted, envelope=envelope)
+
+    def render(self, opened: Opened, verdict: Verdict) -> Answer:
+        """The HTTP answer to an opened request, given the engine's verdict on it."""
+        if not isinstance(verdict, str):
+            return verdict  # refused (a reused nonce), or not stored (503)
+        if opened.early is not None:
+            return opened.early
+        if not verdict:
+            return SUCCESS
+        assert opened.envelope is not None
+        xml = wechat.render_text(opened.envelope, verdict, opened.ticket.now)
+        if opened.encrypted and self.crypto is not None:
+            xml = self.crypto.seal(xml, opened.ticket.nonce, opened.raw_timestamp)
+        return 200, xml.encode(), XML
+
+    def _verify(self, q: dict[str, str], method: str, raw_ts: str, nonce: str) -> bool:
+        """Check the signature (or that safe mode will); True if the payload is encrypted."""
+        safe_mode = self.crypto is not None
+        encrypted = method == "POST" and q.get("encrypt_type", "").lower() == "aes"
+        if method == "POST" and safe_mode and not encrypted:
+            # A safe-mode request also carries `signature`: stripping its encryption must
+            # not turn it into a plaintext request with a body of the attacker's choosing.
+            raise Forbidden("plaintext request, but the account is in safe mode")
+        if encrypted and not safe_mode:
+            raise BadRequest("encrypted request, but WECHAT_ENCODING_AES_KEY is not set")
+        # Safe mode signs the payload instead (msg_signature), checked when decrypting.
+        if not encrypted and not wechat.signature_ok(
+            q.get("signature", ""), self.settings.wechat_token, raw_ts, nonce
+        ):
+            raise Forbidden("signature does not match")
+        return encrypted
+
+
+def check_timestamp(raw: str, now: int, tolerance: int) -> int:
+    """Return the request's timestamp, refusing one outside the tolerance window."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise Forbidden("timestamp is missing or not a number")
+    timestamp = int(raw)
+    if tolerance and abs(now - timestamp) > tolerance:
+        raise Forbidden("timestamp outside the allowed window")
+    return timestamp
+
+
+def refusal(error: WebhookError) -> Answer:
+    """The answer to a refused request: why goes to the operator's log, not the sender."""
+    log.warning("refused a request (%d): %s", error.status, error)
+    return error.status, b"forbidden" if error.status == 403 else b"bad request", PLAIN
