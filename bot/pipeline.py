@@ -1,8 +1,8 @@
 """One inbound message's transaction: claim → state → handler → store the reply.
 
-Runs as one job of the engine's batch (db/batch.py), which already holds the write lock
-(BEGIN IMMEDIATE), so checking for the message and recording it cannot race another
-process: everything here commits together or not at all.
+Runs inside the engine's batch transaction (bot/engine.py), which already holds the
+write lock (BEGIN IMMEDIATE), so checking for the message and recording it cannot race
+another process: everything here commits together or not at all.
 """
 
 from __future__ import annotations

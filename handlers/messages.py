@@ -36,8 +36,8 @@ class Inbound:
     title: str = ""  # link or file title
     description: str = ""
     url: str = ""
-    # Identifiers in the text (or a link's title and URL), when found ahead of time:
-    # the engine extracts them before the transaction, while the last batch commits.
+    # Identifiers in the text (or a link's title and URL), when found ahead of time: the
+    # HTTP worker extracts them (bot/intake.py), so the engine's transaction need not.
     identifiers: tuple[Any, ...] | None = None
 
     def __reduce__(self) -> tuple[type[Inbound], tuple[Any, ...]]:
