@@ -347,11 +347,12 @@ def run_engine(settings: Settings, path: Path) -> None:
     """The engine process: serve until SIGTERM, finishing the batch in hand."""
     import signal
 
-    from bot.serve import ENGINE_STOP, configure_logging, die_with_parent
+    from bot.serve import ENGINE_STOP, configure_logging, die_with_parent, freeze_startup_objects
 
     configure_logging()
     die_with_parent(ENGINE_STOP)
     engine = Engine.open(settings)
+    freeze_startup_objects()
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -12,6 +12,7 @@ sends its children SIGTERM.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -65,13 +66,30 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
         os.kill(os.getpid(), signum)
 
 
+def freeze_startup_objects() -> None:
+    """Exempt everything built at start-up from the garbage collector's full passes.
+
+    Modules, the suffix list, the extractor's tables: a quarter of a million objects that
+    live as long as the process. A full collection walked them all, ~0.1 s during which
+    nothing was answered (the slowest 1% of replies).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+async def _freeze_startup_objects(_: web.Application) -> None:
+    freeze_startup_objects()
+
+
 def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
                access_log: bool) -> None:
     """An HTTP worker: serve until SIGTERM or SIGINT, then drain."""
     configure_logging()
     die_with_parent()
+    app = init_app(settings, engine_socket)
+    app.on_startup.append(_freeze_startup_objects)  # after the engine link and intake
     web.run_app(
-        init_app(settings, engine_socket),
+        app,
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
