@@ -87,12 +87,12 @@ class Intake:
         except WebhookError as error:
             return refusal(error)
         digest = hashlib.sha256(method.encode() + body).digest()
-        ticket = Ticket(timestamp, nonce, digest, now)
+        bare = Ticket(timestamp, nonce, digest, now)  # spends the nonce, runs nothing
         if method == "GET":
             echostr = q.get("echostr", "")
             early = ((200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
                      else refusal(BadRequest("echostr is missing or malformed")))
-            return Opened(ticket, raw_ts, False, early)
+            return Opened(bare, raw_ts, False, early)
         try:
             fields = wechat.parse_xml(body)
             if encrypted:
@@ -102,14 +102,15 @@ class Intake:
                     fields, q.get("msg_signature", ""), raw_ts, nonce))
             parsed = wechat.to_inbound(fields, self.pseudonymise)
         except WebhookError as error:
-            return Opened(ticket, raw_ts, encrypted, refusal(error))
+            return Opened(bare, raw_ts, encrypted, refusal(error))
         if parsed is None:  # a type we do not handle: no reply, nothing stored
-            return Opened(ticket, raw_ts, encrypted, SUCCESS)
+            return Opened(bare, raw_ts, encrypted, SUCCESS)
         envelope, inbound = parsed
         text_ = message_text(inbound) if inbound.kind in ("text", "link") else ""
         if len(text_) >= 4:  # shorter ("1", "完成") holds no identifier: skip the scan
             inbound.identifiers = tuple(extract(text_))
-        return Opened(ticket._replace(inbound=inbound), raw_ts, encrypted, envelope=envelope)
+        return Opened(Ticket(timestamp, nonce, digest, now, inbound), raw_ts, encrypted,
+                      envelope=envelope)
 
     def render(self, opened: Opened, verdict: Verdict) -> Answer:
         """The HTTP answer to an opened request, given the engine's verdict on it."""
