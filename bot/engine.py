@@ -6,7 +6,7 @@ whatever has arrived as one batch and, for each ticket, in order:
 
     [nonce → claim → state → handler → store]
 
-where the bracket of every ticket of the batch is one transaction (db/batch.py). Each
+where the bracket of every ticket of the batch is one transaction (`Engine.apply`). Each
 worker gets back its verdicts (a reply text, or an answer such as 403 or 503) only once
 that commit is on disk: the write-ahead log is fsynced after the COMMIT (db/wal.py),
 while the next batch already runs.
@@ -33,7 +33,7 @@ import sqlite_utils
 
 from bot import frames
 from bot.config import Settings
-from bot.errors import Forbidden, WebhookError
+from bot.errors import WebhookError
 from bot.intake import PLAIN, Answer, Ticket, Verdict, refusal
 from bot.pipeline import housekeeping, process
 from db.batch import commit, rollback, run_batch
@@ -44,6 +44,7 @@ from db.nonces import admit_nonces
 from db.wal import ENGINE_SYNCHRONOUS, WalFile
 from handlers.context import Policy
 from handlers.texts import text
+from triage.extract import extract
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ DEFAULT_NONCE_WINDOW = 300
 # Frame kinds: a ticket to answer, or a health check.
 MESSAGE, PING = "m", "p"
 UNSTORED: Answer = (503, b"try again", PLAIN)
+NONCE_REUSED: Answer = (403, b"forbidden", PLAIN)
 
 
 class Engine:
@@ -82,11 +84,14 @@ class Engine:
         db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
         # COMMIT writes the log; `make_durable` fsyncs it before anyone is answered.
         db.execute(f"PRAGMA synchronous = {ENGINE_SYNCHRONOUS}")
-        # Each message runs in a savepoint, whose undo journal otherwise lives in a temporary
-        # file: in memory it is ~50 us a message cheaper (and a few pages at most).
+        # Statement journals (and a re-run batch's savepoints) otherwise live in temporary
+        # files: in memory they cost ~50 us a message less (and a few pages at most).
         db.execute("PRAGMA temp_store = MEMORY")
         engine = cls(settings, db)
         engine.checkpointer.start()
+        # Texts the worker left unscanned (short ones, a trimmed answer, a voice message's
+        # recognition) are scanned here: build the suffix list now, not inside a batch.
+        extract("warm-up.example.com")
         return engine
 
     def apply(self, tickets: list[Ticket], between: Callable[[], None] | None = None
@@ -108,6 +113,8 @@ class Engine:
                     self.db, [(t.timestamp, t.nonce, t.body_sha256) for t in tickets])
                 verdicts = self._run(tickets, admitted, guarded, between)
                 if verdicts is not None:
+                    for _ in range(admitted.count(False)):  # logged once, whatever the passes
+                        log.warning("refused a request (403): nonce reused with a different body")
                     return verdicts
                 rollback(self.db)  # a message failed with its effects half done
         except Exception:  # the write lock was not to be had, or the disk failed
@@ -150,7 +157,6 @@ class Engine:
         self.db.close()
         self.wal.close()
 
-
     def _run(self, tickets: list[Ticket], admitted: list[bool], guarded: bool,
              between: Callable[[], None] | None) -> list[Verdict] | None:
         """Each ticket's verdict; None if a message failed with no savepoint around it."""
@@ -158,7 +164,7 @@ class Engine:
         db, lang, policy = self.db, self.settings.lang, self.policy
         for ticket, fresh in zip(tickets, admitted, strict=True):
             if not fresh:
-                out.append(refusal(Forbidden("nonce reused with a different body")))
+                out.append(NONCE_REUSED)
             elif ticket.inbound is None:
                 out.append("")
             elif guarded:
@@ -221,7 +227,7 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
     pending: list[tuple[asyncio.Transport, frames.Item]] = []
     arrived = asyncio.Event()
     loop = asyncio.get_running_loop()
-    durability = _Durability(engine)
+    durability = _Durability(engine, wake=arrived.set)  # a failed fsync stops the loop
     server = await loop.create_unix_server(lambda: _EngineProtocol(pending, arrived),
                                            path=str(path))
     path.chmod(0o600)
@@ -266,8 +272,9 @@ class _Durability:
     turn can be a whole batch's transaction, which left answers on disk but unsent.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, wake: Callable[[], None]) -> None:
         self.engine = engine
+        self._wake = wake  # so that the engine's loop sees `check` fail even when idle
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tipline-fsync")
         self._waiting: list[Callable[[bool], None]] = []  # committed, no fsync started yet
         self._syncing: list[Callable[[bool], None]] = []  # covered by the fsync in flight
@@ -278,6 +285,9 @@ class _Durability:
 
     def then(self, answer: Callable[[bool], None]) -> None:
         """Call `answer(durable)` once everything committed so far is on disk (or not)."""
+        if self._error is not None:
+            answer(False)  # the disk failed: nothing committed since is known to be on it
+            return
         self._waiting.append(answer)
         self._start()
 
@@ -286,10 +296,15 @@ class _Durability:
         if self._sync is None or not self._sync.done():
             return
         error = self._sync.exception()
+        syncing, self._syncing, self._sync = self._syncing, [], None
         if error is not None:
             log.critical("the write-ahead log could not be synced: %s", error)
             self._error = error if isinstance(error, OSError) else OSError(str(error))
-        syncing, self._syncing, self._sync = self._syncing, [], None
+            # No second fsync: after a failed one, Linux may report the next as a success
+            # although the pages of the first were dropped. Everything waiting gets a 503.
+            syncing += self._waiting
+            self._waiting = []
+            self._wake()
         for answer in syncing:
             answer(error is None)
         self._start()

@@ -39,9 +39,9 @@ Verdict = Answer | str
 class Ticket(NamedTuple):
     """A verified request as the engine needs it (a tuple: it crosses the socket).
 
-    The nonce is spent for every verified request, whatever comes of it; `inbound` is the
-    message to run, None when there is none (the URL check, a type we do not handle, a
-    malformed body).
+    Only a request whose signature (or, in safe mode, msg_signature) held becomes one. Its
+    nonce is spent whatever comes of it; `inbound` is the message to run, None when there
+    is none (the URL check, a type we do not handle, a malformed body).
     """
 
     timestamp: int
@@ -84,6 +84,13 @@ class Intake:
             timestamp = check_timestamp(raw_ts, now, self.settings.wechat_timestamp_tolerance)
             if not nonce or len(nonce) > 64:
                 raise Forbidden("nonce is missing or too long")
+            payload = ""
+            if encrypted:
+                assert self.crypto is not None
+                # Safe mode signs the Encrypt payload: until msg_signature holds, nothing
+                # about the request is verified, so it must not spend a nonce either.
+                payload = self.crypto.verified_payload(
+                    wechat.parse_xml(body), q.get("msg_signature", ""), raw_ts, nonce)
         except WebhookError as error:
             return refusal(error)
         digest = hashlib.sha256(method.encode() + body).digest()
@@ -94,12 +101,12 @@ class Intake:
                      else refusal(BadRequest("echostr is missing or malformed")))
             return Opened(bare, raw_ts, False, early)
         try:
-            fields = wechat.parse_xml(body)
             if encrypted:
                 assert self.crypto is not None
                 # Compatible mode also sends plaintext fields: only the decrypted payload counts.
-                fields = wechat.parse_xml(self.crypto.open(
-                    fields, q.get("msg_signature", ""), raw_ts, nonce))
+                fields = wechat.parse_xml(self.crypto.decrypt(payload))
+            else:
+                fields = wechat.parse_xml(body)
             parsed = wechat.to_inbound(fields, self.pseudonymise)
         except WebhookError as error:
             return Opened(bare, raw_ts, encrypted, refusal(error))

@@ -37,7 +37,7 @@ WEBHOOK = web.AppKey("webhook", Webhook)
 
 
 async def verify_url(request: web.Request) -> web.Response:
-    """Answer WeChat's URL check: the engine echoes `echostr` when the signature is right."""
+    """Answer WeChat's URL check: echo `echostr` when the signature is right (nonce spent)."""
     return await _forward(request, b"", "GET")
 
 

@@ -250,11 +250,20 @@ class Crypto:
     def open(self, fields: Mapping[str, str], msg_signature: str, timestamp: str, nonce: str
              ) -> bytes:
         """Check `msg_signature` over the Encrypt payload and return the decrypted XML."""
+        return self.decrypt(self.verified_payload(fields, msg_signature, timestamp, nonce))
+
+    def verified_payload(self, fields: Mapping[str, str], msg_signature: str, timestamp: str,
+                         nonce: str) -> str:
+        """The Encrypt payload, once `msg_signature` proved WeChat sent it."""
         encrypt = fields.get("Encrypt")
         if not encrypt:
             raise BadRequest("missing field Encrypt")
         if not signature_ok(msg_signature, self.token, timestamp, nonce, encrypt):
             raise Forbidden("msg_signature does not match")
+        return encrypt
+
+    def decrypt(self, encrypt: str) -> bytes:
+        """The XML inside a verified Encrypt payload."""
         try:
             xml = self._prp.decrypt(encrypt, self.app_id)
         except Exception:

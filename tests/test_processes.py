@@ -239,3 +239,61 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
         await serving
         await link.close()
         engine.close()
+
+
+def help_ticket(settings: Settings, openid: str, msg_id: int) -> Any:
+    """A signed 帮助 from `openid`, opened as a worker opens it."""
+    from bot.intake import Intake, Opened
+
+    xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": openid,
+                              "CreateTime": int(time.time()), "MsgType": "text",
+                              "Content": "帮助", "MsgId": msg_id})
+    request = wechat.sign_request(settings.wechat_token, xml, openid=openid)
+    opened = Intake(settings).open(urllib.parse.urlencode(request.params), request.body,
+                                   int(time.time()))
+    assert isinstance(opened, Opened)
+    return opened.ticket
+
+
+async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine_stops(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Regression (review): a batch committed while the failing fsync ran got a second
+    fsync, which Linux may report as a success although the first one's pages were lost."""
+    from bot.engine import Engine, serve_engine
+    from bot.engine_link import EngineLink
+
+    engine = Engine.open(settings)
+    disk_fails = threading.Event()
+    calls: list[int] = []
+
+    def failing_disk() -> None:
+        calls.append(1)
+        disk_fails.wait(10)
+        raise OSError(5, "Input/output error")
+
+    engine.make_durable = failing_disk  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_engine(engine, tmp_path / "engine.sock", stop))
+    link = EngineLink(tmp_path / "engine.sock")
+    try:
+        await link.connect()
+        first = asyncio.ensure_future(link.answer(help_ticket(settings, "o_alice", 1)))
+        while rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0] < 1:
+            await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(link.answer(help_ticket(settings, "o_bob", 2)))
+        while rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0] < 2:
+            await asyncio.sleep(0.01)  # committed while the first fsync still runs
+        disk_fails.set()
+        assert await first == (503, b"try again", "text/plain")
+        assert await second == (503, b"try again", "text/plain")
+        with pytest.raises(OSError):
+            await serving  # the supervisor restarts it: after a failed fsync nothing is sure
+        assert len(calls) == 1
+    finally:
+        disk_fails.set()
+        stop.set()
+        if not serving.done():
+            await serving
+        await link.close()
+        engine.close()

@@ -70,6 +70,21 @@ async def test_a_wrong_msg_signature_is_refused_and_nothing_is_stored(
     request.params["msg_signature"] = "f" * 40
     assert (await safe_weixin.post(request))[0] == 403
     assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(0,)]
+    assert rows(safe_settings.db_path, "SELECT count(*) FROM nonces") == [(0,)]
+
+
+async def test_a_forger_cannot_spend_the_nonce_of_wechats_own_request(
+    safe_weixin: WeChat, safe_settings: Settings
+) -> None:
+    """Regression (review): an unverified safe-mode request spent its nonce, so WeChat's
+    genuine request with that timestamp and nonce was refused, and so were its retries."""
+    genuine = safe_weixin.sign(safe_weixin.text("帮助"))
+    for forged_body in (b"<xml><Encrypt>AAAA</Encrypt></xml>", b"<xml><broken>", b"<xml/>"):
+        forged = {**genuine.params, "msg_signature": "f" * 40}
+        assert (await safe_weixin.post(wechat.SignedRequest(forged, forged_body)))[0] in (400, 403)
+    assert rows(safe_settings.db_path, "SELECT count(*) FROM nonces") == [(0,)]
+    status, body = await safe_weixin.post(genuine)
+    assert status == 200 and b"<Encrypt>" in body
 
 
 async def test_a_correctly_signed_garbage_payload_gets_400(safe_weixin: WeChat) -> None:
