@@ -44,7 +44,7 @@ def _engine_ctx(
             socket = own.path
         link = EngineLink(socket)
         await link.connect()
-        app[WEBHOOK] = Webhook(settings, Intake(settings), link)
+        app[WEBHOOK] = Webhook(Intake(settings), link)
         try:
             yield
         finally:

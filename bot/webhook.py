@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.config import Settings
 from bot.engine_link import EngineLink, EngineUnavailable
 from bot.intake import Answer, Intake
 
@@ -28,7 +27,6 @@ HEALTH_SECONDS = 2.0
 class Webhook:
     """What the request path needs, built once at start-up."""
 
-    settings: Settings
     intake: Intake
     engine: EngineLink
 

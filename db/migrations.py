@@ -23,6 +23,16 @@ def _report_keys(row: str) -> str:
             f"FROM report_identifiers AS i WHERE i.report_id = {row}.id")
 
 
+# Reports whose triage key changed (migrations 6 and 8 each end it their way): their
+# rows leave entity_reports under the old key first.
+_REFILED = f"""CREATE TRIGGER entity_reports_refile
+        AFTER UPDATE OF reporter, target_type, received_at ON reports
+        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.received_at IS NOT NEW.received_at BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                ({_report_keys("OLD")});"""
+
+
 # Append only: migration N is MIGRATIONS[N - 1]; PRAGMA user_version records the last applied.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -256,12 +266,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""",
         # Anything else that changes what triage counts: out under the old key, back in
         # under the new, so the stats triggers see both.
-        f"""CREATE TRIGGER entity_reports_refile
-        AFTER UPDATE OF reporter, target_type, received_at ON reports
-        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
-            OR OLD.received_at IS NOT NEW.received_at BEGIN
-            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
-                ({_report_keys("OLD")});
+        _REFILED + """
             INSERT OR IGNORE INTO entity_reports
             SELECT i.kind, i.value, NEW.reporter, NEW.received_at, NEW.id, NEW.status,
                 NEW.target_type
@@ -357,12 +362,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             INSERT OR IGNORE INTO entity_pending VALUES (NEW.report_id);
         END""",
         "DROP TRIGGER entity_reports_refile",
-        f"""CREATE TRIGGER entity_reports_refile
-        AFTER UPDATE OF reporter, target_type, received_at ON reports
-        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
-            OR OLD.received_at IS NOT NEW.received_at BEGIN
-            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
-                ({_report_keys("OLD")});
+        _REFILED + """
             INSERT OR IGNORE INTO entity_pending SELECT NEW.id
             WHERE NEW.id <= (SELECT indexed_to FROM entity_index);
         END""",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, fields
 from typing import Any
 
 # Message kinds the pipeline accepts; anything else is answered with "success" unstored.
@@ -42,12 +43,7 @@ class Inbound:
 
     def __reduce__(self) -> tuple[type[Inbound], tuple[Any, ...]]:
         """Pickle as the constructor's arguments: a third of the default's cost."""
-        return Inbound, (
-            self.kind, self.sender, self.created_at, self.msg_id, self.text, self.event,
-            self.event_key, self.media_id, self.media_format, self.thumb_media_id,
-            self.pic_url, self.latitude, self.longitude, self.label, self.title,
-            self.description, self.url, self.identifiers,
-        )
+        return Inbound, _arguments(self)
 
     @property
     def dedup_key(self) -> str:
@@ -56,6 +52,10 @@ class Inbound:
             return f"m{self.msg_id}"
         # The key too: two different menu taps in one second are two events.
         return f"e{self.created_at}:{self.event}:{self.event_key}"
+
+
+# Every field, in the constructor's order (one C call: what makes the pickling cheap).
+_arguments = operator.attrgetter(*(field.name for field in fields(Inbound)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from bot import wechat
 from bot.access_log import SafeAccessLogger
 from bot.app import init_app
 from bot.config import Settings
+from bot.intake import Intake, Opened, Ticket
 
 TOKEN = "tiplinetest"
 SECRET = "test-secret-key-0123456789"
@@ -140,6 +142,20 @@ async def safe_weixin(safe_settings: Settings) -> AsyncIterator[WeChat]:
     """A real server on a free port in safe mode, and a WeChat that encrypts."""
     async for client in make_wechat(safe_settings)():
         yield client
+
+
+def opened_ticket(settings: Settings, openid: str, content: str, msg_id: int,
+                  nonce: str = "") -> Ticket:
+    """A signed text message, opened as a worker opens it: what the engine is sent."""
+    xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": openid,
+                              "CreateTime": int(time.time()), "MsgType": "text",
+                              "Content": content, "MsgId": msg_id})
+    request = wechat.sign_request(settings.wechat_token, xml, openid=openid,
+                                  nonce=nonce or f"n{msg_id}")
+    opened = Intake(settings).open(urllib.parse.urlencode(request.params), request.body,
+                                   int(time.time()))
+    assert isinstance(opened, Opened)
+    return opened.ticket
 
 
 def rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

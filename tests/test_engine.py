@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bot import wechat
 from bot.config import Settings
 from bot.engine import Engine
-from bot.intake import Intake, Opened, Ticket
+from bot.intake import Intake
 
-from .conftest import TOKEN
+from .conftest import opened_ticket
 
 
 @pytest.fixture
@@ -23,17 +20,6 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = Engine.open(settings)
     yield engine
     engine.close()
-
-
-def ticket(intake: Intake, openid: str, content: str, msg_id: int, nonce: str = "") -> Ticket:
-    """A signed text message from `openid`, opened as a worker opens it."""
-    xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": openid,
-                              "CreateTime": int(time.time()), "MsgType": "text",
-                              "Content": content, "MsgId": msg_id})
-    request = wechat.sign_request(TOKEN, xml, openid=openid, nonce=nonce or f"n{msg_id}")
-    opened = intake.open(urllib.parse.urlencode(request.params), request.body, int(time.time()))
-    assert isinstance(opened, Opened)
-    return opened.ticket
 
 
 def rows(settings: Settings, sql: str) -> list[Any]:
@@ -56,8 +42,9 @@ def test_a_message_that_fails_halfway_leaves_nothing_while_its_batch_mates_are_k
         record(db, sender, *args)
 
     monkeypatch.setattr(bot.pipeline, "record", failing_for_bob)
-    tickets = [ticket(intake, "o_alice", "帮助", 1), ticket(intake, "o_bob", "举报", 2),
-               ticket(intake, "o_carol", "帮助", 3)]
+    tickets = [opened_ticket(settings, "o_alice", "帮助", 1),
+               opened_ticket(settings, "o_bob", "举报", 2),
+               opened_ticket(settings, "o_carol", "帮助", 3)]
     verdicts = engine.commit(engine.apply(tickets))
 
     assert isinstance(verdicts[0], str) and "使用说明" in verdicts[0]
@@ -72,9 +59,8 @@ def test_a_message_that_fails_halfway_leaves_nothing_while_its_batch_mates_are_k
 def test_two_requests_of_one_batch_sharing_a_nonce_keep_only_the_first_body(
     engine: Engine, settings: Settings
 ) -> None:
-    intake = Intake(settings)
-    first = ticket(intake, "o_alice", "帮助", 1, nonce="shared")
-    forged = ticket(intake, "o_mallory", "帮助", 2, nonce="shared")._replace(
+    first = opened_ticket(settings, "o_alice", "帮助", 1, nonce="shared")
+    forged = opened_ticket(settings, "o_mallory", "帮助", 2, nonce="shared")._replace(
         timestamp=first.timestamp)
     retry = first
     verdicts = engine.commit(engine.apply([first, forged, retry]))
@@ -87,12 +73,11 @@ def test_two_requests_of_one_batch_sharing_a_nonce_keep_only_the_first_body(
 def test_a_batch_that_cannot_take_the_write_lock_is_told_to_come_again(
     engine: Engine, settings: Settings
 ) -> None:
-    intake = Intake(settings)
     blocker = sqlite3.connect(settings.db_path, timeout=0)
     blocker.execute("BEGIN IMMEDIATE")
     engine.db.conn.execute("PRAGMA busy_timeout = 0")
     try:
-        verdicts = engine.commit(engine.apply([ticket(intake, "o_alice", "帮助", 1)]))
+        verdicts = engine.commit(engine.apply([opened_ticket(settings, "o_alice", "帮助", 1)]))
     finally:
         blocker.rollback()
         blocker.close()

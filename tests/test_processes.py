@@ -6,8 +6,6 @@ import asyncio
 import os
 import signal
 import threading
-import time
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +14,9 @@ import aiohttp
 import pytest
 
 import bot.pipeline
-from bot import wechat
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
-from tests.conftest import SECRET, ServerProcess, WeChat, rows
+from tests.conftest import SECRET, ServerProcess, WeChat, opened_ticket, rows
 from tests.conftest import post_fresh as post
 
 
@@ -200,7 +197,6 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
     """The engine commits to the log, fsyncs it off the loop, and only then answers."""
     from bot.engine import Engine, serve_engine
     from bot.engine_link import EngineLink
-    from bot.intake import Intake, Opened
 
     engine = Engine.open(settings)
     assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -218,14 +214,8 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
     link = EngineLink(tmp_path / "engine.sock")
     try:
         await link.connect()
-        xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": "o_alice",
-                                  "CreateTime": int(time.time()), "MsgType": "text",
-                                  "Content": "帮助", "MsgId": 1})
-        request = wechat.sign_request(settings.wechat_token, xml, openid="o_alice")
-        opened = Intake(settings).open(urllib.parse.urlencode(request.params), request.body,
-                                       int(time.time()))
-        assert isinstance(opened, Opened)
-        answer = asyncio.ensure_future(link.answer(opened.ticket))
+        answer = asyncio.ensure_future(
+            link.answer(opened_ticket(settings, "o_alice", "帮助", 1)))
         while not rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0]:
             await asyncio.sleep(0.01)  # committed to the log, visible to other readers
         await asyncio.sleep(0.2)
@@ -239,20 +229,6 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
         await serving
         await link.close()
         engine.close()
-
-
-def help_ticket(settings: Settings, openid: str, msg_id: int) -> Any:
-    """A signed 帮助 from `openid`, opened as a worker opens it."""
-    from bot.intake import Intake, Opened
-
-    xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": openid,
-                              "CreateTime": int(time.time()), "MsgType": "text",
-                              "Content": "帮助", "MsgId": msg_id})
-    request = wechat.sign_request(settings.wechat_token, xml, openid=openid)
-    opened = Intake(settings).open(urllib.parse.urlencode(request.params), request.body,
-                                   int(time.time()))
-    assert isinstance(opened, Opened)
-    return opened.ticket
 
 
 async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine_stops(
@@ -278,10 +254,10 @@ async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine
     link = EngineLink(tmp_path / "engine.sock")
     try:
         await link.connect()
-        first = asyncio.ensure_future(link.answer(help_ticket(settings, "o_alice", 1)))
+        first = asyncio.ensure_future(link.answer(opened_ticket(settings, "o_alice", "帮助", 1)))
         while rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0] < 1:
             await asyncio.sleep(0.01)
-        second = asyncio.ensure_future(link.answer(help_ticket(settings, "o_bob", 2)))
+        second = asyncio.ensure_future(link.answer(opened_ticket(settings, "o_bob", "帮助", 2)))
         while rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0] < 2:
             await asyncio.sleep(0.01)  # committed while the first fsync still runs
         disk_fails.set()
