@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -299,19 +299,25 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
         raise click.ClickException(f"no folder for the database {settings.db_path}")
     fmt = detect_format(file, fmt)
     name = "stdin" if file == "-" else file
-    state: dict[str, Any] = {}
+    bars = ExitStack()
 
-    def progress(done: int, total: int) -> None:
-        if "bar" not in state and sys.stderr.isatty():
-            state["context"] = _progress(total, "import")
-            state["bar"] = state["context"].__enter__()
-        if "bar" in state:
-            state["bar"](done)
+    def bar(label: str) -> Callable[[int, int], None]:
+        """A progress callback that opens its bar on the first call."""
+        shown: list[Callable[[int], None]] = []
+
+        def update(done: int, total: int) -> None:
+            if not shown:
+                bars.close()  # the previous phase's bar
+                shown.append(bars.enter_context(_progress(total, label)))
+            shown[0](done)
+
+        return update
 
     try:
         result = import_tips(file, fmt, db_path=settings.db_path,
                              secret_key=settings.secret_key, actor=_actor(),
-                             now=int(time.time()), channel=channel.lower(), progress=progress)
+                             now=int(time.time()), channel=channel.lower(),
+                             progress=bar("import"), indexing=bar("entities"))
     except ImportFailed as failed:
         if not failed.bad_rows:
             raise click.ClickException(f"{name}: {failed.errors[0]}") from None
@@ -325,8 +331,7 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot read {name}: {error.strerror}") from None
     finally:
-        if "context" in state:
-            state["context"].__exit__(None, None, None)
+        bars.close()
     click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
                f"{result.skipped:,} skipped (already filed)", err=True)
 

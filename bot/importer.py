@@ -3,7 +3,9 @@
 One pass over the file, streamed, so memory stays flat however long it is: rows travel in
 chunks to worker processes (JSON parsing, validation, identifier extraction and
 pseudonymising are CPU-bound) and come back in order to this process, which alone writes
-to the database, a batch per transaction (so the server's writes interleave). A bad row
+to the database, a batch per transaction (so the server's writes interleave; a batch
+holds the write lock about BATCH_SECONDS, its size following the last one's time).
+Triage's entity tables are brought up to date once all is filed (db.entities). A bad row
 anywhere means nothing is imported: from the first one on, the rest is only validated
 (every bad row is reported by line), and the batches already filed are deleted again.
 Checking the whole file first would parse every row twice, a quarter of the work.
@@ -30,13 +32,21 @@ from bot.pseudonym import pseudonymiser
 from db import imports
 from db.connection import connect
 from db.imports import Filing
+from db.pace import Pace
 from db.reports import identifiers_text
 from handlers.intake import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
 from handlers.receipts import new_receipt
 
 FORMATS = ("jsonl", "csv")
 CHUNK_ROWS = 1_000  # rows per task sent to a worker
-BATCH_ROWS = 10_000  # rows per transaction: well under a second of the write lock
+# A transaction holds the write lock about this long: the chat's engine waits up to 2 s
+# for it (db.connection.BUSY_TIMEOUT_MS). Its rows follow from the last one's time: a tip
+# costs ~60 us to file into an empty database and ~150 us into a million reports (the
+# receipt and reporter indexes take a page at random each), and the more tips a batch
+# has, the more of them share each page it writes.
+BATCH_SECONDS = 0.5
+BATCH_ROWS = 5_000  # the first batch's rows
+MIN_BATCH_ROWS, MAX_BATCH_ROWS = 1_000, 100_000
 POOL_MIN_BYTES = 1 << 20  # smaller files are read in this process: no pool to start
 MAX_SHOWN_ERRORS = 20
 # Records as they travel to workers: JSONL lines as bytes, CSV records as dicts.
@@ -235,13 +245,16 @@ def import_tips(
     channel: str = DEFAULT_CHANNEL,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    indexing: Callable[[int, int], None] | None = None,
     stdin: IO[bytes] | None = None,
 ) -> ImportResult:
     """File every row of `source` (a path, or "-" for `stdin`), or none if any is bad.
 
     Raises ImportFailed (nothing stays filed) if any row is bad, OSError if the file
-    cannot be read. `progress(lines_done, lines)` is called as batches commit.
+    cannot be read. `progress(lines_done, lines)` is called as batches commit, then
+    `indexing(reports_done, reports)` as triage's entity tables take them in.
     """
+    from db import entities
     from db.admin import log_action
     from db.migrations import migrate
 
@@ -275,11 +288,14 @@ def import_tips(
         filed: list[imports.BatchResult] = []
         errors: list[str] = []
         bad = 0
+        pace = Pace(BATCH_ROWS, BATCH_SECONDS, MIN_BATCH_ROWS, MAX_BATCH_ROWS)
 
         def flush(line: int) -> None:
+            started = pace.start()
             outcome = imports.file_batch(
                 db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
                 anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
+            pace.done(started, len(batch))
             filed.append(outcome)
             result.filed += outcome.filed
             result.skipped += outcome.skipped
@@ -301,13 +317,16 @@ def import_tips(
                 if bad:
                     continue
                 batch.extend(chunk.filings)
-                if len(batch) >= BATCH_ROWS:
+                if len(batch) >= pace.size:
                     flush(chunk.last_line)
             if bad:
                 raise ImportFailed(errors, bad)
             if batch:
                 flush(lines)
             result.complete = True
+            backlog = entities.backlog(db)
+            entities.catch_up(db, BATCH_SECONDS, progress=None if indexing is None else (
+                lambda done: indexing(min(done, backlog), backlog)))
         except ImportFailed:  # bad rows, or a file that could not be read as a whole
             imports.unfile(db, filed)
             result.filed = result.skipped = 0

@@ -12,6 +12,19 @@ from db.watchlist import watchlist_match
 from triage.case import Case, Change, Evidence, HistoryEntry, Identifier, Update, plan
 from triage.extract import KINDS
 
+# How many reports name identifier i: those triage has indexed (entity_reports, keyed by
+# kind and value) and those it has not yet (above indexed_to, or pending a re-index; a
+# pending report's old rows may still be in entity_reports, so they are left out there).
+_REPORTS_NAMING = """(
+    (SELECT count(*) FROM entity_reports AS e WHERE e.kind = i.kind AND e.value = i.value
+        AND e.report_id NOT IN (SELECT report_id FROM entity_pending))
+    + (SELECT count(*) FROM report_identifiers AS o
+        WHERE o.report_id > (SELECT indexed_to FROM entity_index)
+        AND o.kind = i.kind AND o.value = i.value)
+    + (SELECT count(*) FROM entity_pending AS p JOIN report_identifiers AS o
+        ON o.report_id = p.report_id AND o.kind = i.kind AND o.value = i.value)
+)"""
+
 
 def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     """Return the report with this receipt (normalised form) in full, or None."""
@@ -28,8 +41,7 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     identifiers = [
         Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0))
         for kind, value, raw, reports in db.execute(
-            "SELECT i.kind, i.value, i.raw, (SELECT count(*) FROM report_identifiers AS o "
-            "WHERE o.kind = i.kind AND o.value = i.value) "
+            f"SELECT i.kind, i.value, i.raw, {_REPORTS_NAMING} "
             "FROM report_identifiers AS i "
             "WHERE i.report_id = ?", (report_id,),
         )

@@ -2,6 +2,9 @@
 
 A batch takes the write lock (BEGIN IMMEDIATE), so the ids it assigns (max(id) + 1…)
 cannot race another writer, and the server's own writes interleave between batches.
+Triage's entity tables are left to `db.entities.catch_up`, which the import runs once
+its batches are filed: sorted into them many batches at a time, each page of those
+tables is written once for many tips rather than once for every few.
 Duplicates are skipped, never filed twice:
   - a row whose receipt is already filed (re-importing an export), or repeated earlier
     in the same import;
@@ -18,7 +21,6 @@ from typing import NamedTuple
 
 import sqlite_utils
 
-from db import entities
 from db.connection import write_transaction
 from db.wal import WalFile
 
@@ -130,9 +132,6 @@ def file_batch(
             ))
             identifiers.extend((next_id, k, v, r) for k, v, r in filing.identifiers)
             history.append((next_id, now, actor, filing.channel))
-        # In (kind, value) order, identifiers_by_value is updated page by page rather
-        # than at random: each page is read and dirtied once per batch.
-        identifiers.sort(key=_by_value)
         conn.executemany(
             "INSERT INTO reports (id, receipt, reporter, channel, status, target_type, who, "
             "description, lang, received_at, updated_at, assignee, identifiers_text) "
@@ -143,7 +142,6 @@ def file_batch(
         conn.executemany(
             "INSERT INTO report_history (report_id, at, actor, action, detail) "
             "VALUES (?, ?, ?, 'imported', ?)", history)
-        entities.index_new(db)  # the batch's reports, so triage reads them without a wait
     return BatchResult(len(reports), len(filings) - len(reports), first_id)
 
 
@@ -161,10 +159,6 @@ def unfile(db: sqlite_utils.Database, batches: Sequence[BatchResult]) -> int:
                     "DELETE FROM reports WHERE id BETWEEN ? AND ?",
                     (batch.first_id, batch.first_id + batch.filed - 1)).rowcount
     return deleted
-
-
-def _by_value(row: tuple[int, str, str, str]) -> tuple[str, str]:
-    return row[1], row[2]
 
 
 def tune_for_bulk(db: sqlite_utils.Database) -> None:

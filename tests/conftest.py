@@ -26,6 +26,7 @@ from bot.access_log import SafeAccessLogger
 from bot.app import init_app
 from bot.config import Settings
 from bot.intake import Intake, Opened, Ticket
+from tests.desk import Desk
 
 TOKEN = "tiplinetest"
 SECRET = "test-secret-key-0123456789"
@@ -239,3 +240,9 @@ def server_process(settings: Settings) -> Iterator[Callable[..., ServerProcess]]
     for server in started:
         if server.process and server.process.poll() is None:
             server.kill_all()
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    """A tip line's database, filled through the code paths the chat files with."""
+    return Desk(tmp_path / "tipline.db")

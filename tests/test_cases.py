@@ -159,3 +159,23 @@ def test_bad_statuses_and_unknown_receipts_are_one_line_errors(
                  tmp_path)
     assert (result.returncode, result.stderr.strip()) == (code, message)
     assert rows(desk.path, "SELECT action FROM report_history") == [("filed",)]
+
+
+def test_show_counts_every_report_naming_an_identifier_indexed_by_triage_or_not(
+    desk: Desk,
+) -> None:
+    first = desk.file("site.top", reporter="p_a")
+    desk.file("site.top", reporter="p_b")
+    assert tipline(desk.path, "triage", "--format", "json").exit_code == 0  # indexes both
+    desk.file("site.top", reporter="p_c")  # filed since triage last ran
+    (first_id,) = desk.rows("SELECT id FROM reports WHERE receipt = ?",
+                            (first.replace("-", ""),))[0]
+    # An identifier added to an indexed report puts it back in the queue (entity_pending),
+    # while its old rows are still in triage's tables: it must count once, not twice.
+    desk.db.execute("INSERT INTO report_identifiers VALUES (?, 'phone', '+8613800138000', "
+                    "'13800138000')", (first_id,))
+    assert desk.rows("SELECT count(*) FROM entity_pending") == [(1,)]
+
+    shown = json.loads(tipline(desk.path, "show", first, "--json").stdout)
+    reports = {(i["kind"], i["value"]): i["reports"] for i in shown["identifiers"]}
+    assert reports == {("domain", "site.top"): 3, ("phone", "+8613800138000"): 1}

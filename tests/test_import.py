@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot import importer
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
+from db import imports, pace
 from handlers.intake import identifiers
 from tests.conftest import SECRET, rows
 from tests.filing import Reporter
@@ -247,7 +249,8 @@ def test_a_big_file_goes_through_the_worker_pool_in_order(
 ) -> None:
     monkeypatch.setattr(importer, "POOL_MIN_BYTES", 0)
     monkeypatch.setattr(importer, "CHUNK_ROWS", 7)
-    monkeypatch.setattr(importer, "BATCH_ROWS", 20)
+    for setting in ("BATCH_ROWS", "MIN_BATCH_ROWS", "MAX_BATCH_ROWS"):
+        monkeypatch.setattr(importer, setting, 20)
     tips = [{"description": f"第{n}条：充值后提不出来", "who": f"site{n % 13}.com",
              "received_at": f"2024-06-01T00:00:{n % 60:02d}+08:00",
              "receipt": f"{n:010d}"} for n in range(120)]
@@ -268,3 +271,43 @@ def test_a_big_file_goes_through_the_worker_pool_in_order(
     assert rows(settings.db_path, "SELECT receipt, who FROM reports ORDER BY id") == [
         (f"{n:010d}", f"site{n % 13}.com") for n in range(120)]
     assert rows(settings.db_path, "SELECT count(*) FROM report_identifiers") == [(120,)]
+
+
+def test_an_import_reaches_triage_whole_in_transactions_paced_by_their_time(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 10)
+    monkeypatch.setattr(importer, "MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr(importer, "BATCH_SECONDS", 0.04)
+    # A clock on which filing a tip takes 2 ms: 0.04 s of write lock is 20 tips.
+    clock = [0.0]
+    batches: list[int] = []
+    file_batch = imports.file_batch
+
+    def timed(db: Any, filings: Any, **options: Any) -> imports.BatchResult:
+        batches.append(len(filings))
+        clock[0] += 0.002 * len(filings)
+        return file_batch(db, filings, **options)
+
+    monkeypatch.setattr(imports, "file_batch", timed)
+    monkeypatch.setattr(pace, "_clock", lambda: clock[0])
+    tips = [{"description": f"第{n}条：充值后提不出来",
+             "who": f"site{n % 13}.com 电话 1380013{n:04d}", "reporter": f"+86139{n % 9:08d}"}
+            for n in range(100)]
+    indexed: list[tuple[int, int]] = []
+    result = importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
+                                  db_path=settings.db_path, secret_key=SECRET, actor="t",
+                                  now=1, workers=1, indexing=lambda *done: indexed.append(done))
+    assert result.filed == 100
+    # The first batch is a guess; the next ones take what fits the time, in whole chunks.
+    assert batches == [10, 20, 20, 20, 20, 10]
+    # Once all is filed, triage's tables take every report in: nothing is left for later.
+    assert indexed == [(100, 100)]
+    assert rows(settings.db_path, "SELECT indexed_to FROM entity_index") == [(100,)]
+    assert rows(settings.db_path, "SELECT kind, value, reporter, report_id FROM entity_reports "
+                "ORDER BY 1, 2, 3, 4") == rows(
+        settings.db_path, "SELECT kind, value, reporter, r.id FROM report_identifiers AS i "
+        "JOIN reports AS r ON r.id = i.report_id ORDER BY 1, 2, 3, 4")
+    assert rows(settings.db_path, "SELECT count(*), sum(reports) FROM entity_stats") == [
+        (113, 200)]

@@ -13,6 +13,7 @@ import pytest
 
 from bot import cli_cases
 from db import entities as entity_index
+from db import pace
 from db.connection import connect
 from db.summary import SqlSummary
 from db.watchlist import import_entries, watchlist_match
@@ -29,11 +30,6 @@ from triage.watchlist import lookup_terms, parse_csv
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00")
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
 WATCHLIST = "name,aliases,domains,addresses\nHuobi,火币;HTX,huobi.com,\n"
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    return Desk(tmp_path / "tipline.db")
 
 
 def triage_json(desk: Desk, *args: str) -> dict[str, Any]:
@@ -452,3 +448,29 @@ def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> No
     assert kept() == recomputed()
     desk.db.execute("DELETE FROM reports")
     assert kept() == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
+
+
+def test_a_backlog_is_indexed_in_transactions_that_hold_the_lock_about_as_long_as_asked(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(300):
+        desk.file(f"site{n % 7}.top", reporter=f"p_{n % 11}")
+    # A clock on which indexing a report takes 1 ms: 0.05 s of lock is 50 reports.
+    clock = [0.0]
+    sizes: list[int] = []
+    index_new = entity_index.index_new
+
+    def timed(db: Any, limit: int | None = None) -> int:
+        done = index_new(db, limit)
+        sizes.append(done)
+        clock[0] += done * 0.001
+        return done
+
+    monkeypatch.setattr(entity_index, "index_new", timed)
+    monkeypatch.setattr(pace, "_clock", lambda: clock[0])
+    monkeypatch.setattr(entity_index, "FIRST_CHUNK", 5)
+    monkeypatch.setattr(entity_index, "MIN_CHUNK", 1)
+    assert entity_index.catch_up(desk.db, seconds=0.05) == 300
+    # The first chunk is a guess; each next one grows at most fourfold towards 50.
+    assert sizes == [5, 20, 50, 50, 50, 50, 50, 25, 0]
+    assert desk.rows("SELECT count(*) FROM entity_reports") == [(300,)]
