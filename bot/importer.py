@@ -282,7 +282,7 @@ def import_tips(
         db = connect(db_path)
         stack.callback(db.conn.close)
         migrate(db)
-        imports.tune_for_bulk(db)
+        stack.callback(imports.tune_for_bulk(db, db_path).stop)  # before the close above
         pseudonymise = pseudonymiser(secret_key)
         batch: list[Filing] = []
         filed: list[imports.BatchResult] = []

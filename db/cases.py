@@ -21,7 +21,7 @@ _REPORTS_NAMING = """(
     + (SELECT count(*) FROM report_identifiers AS o
         WHERE o.report_id > (SELECT indexed_to FROM entity_index)
         AND o.kind = i.kind AND o.value = i.value)
-    + (SELECT count(*) FROM entity_pending AS p JOIN report_identifiers AS o
+    + (SELECT count(*) FROM entity_pending AS p CROSS JOIN report_identifiers AS o
         ON o.report_id = p.report_id AND o.kind = i.kind AND o.value = i.value)
 )"""
 

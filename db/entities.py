@@ -39,17 +39,19 @@ _FRESH = """
         WHERE i.report_id > :low AND i.report_id <= :high
         UNION ALL
         SELECT i.kind, i.value, r.reporter, r.received_at, r.id, r.status, r.target_type
-        FROM entity_pending AS p JOIN report_identifiers AS i ON i.report_id = p.report_id
-        JOIN reports AS r ON r.id = p.report_id
+        FROM entity_pending AS p CROSS JOIN report_identifiers AS i ON i.report_id = p.report_id
+        CROSS JOIN reports AS r ON r.id = p.report_id
     )
 """
+# CROSS JOIN keeps entity_pending (a few rows) the outer loop: left to choose, SQLite
+# scanned report_identifiers or reports in full for it, in every transaction.
 # A pending report may still have rows (an identifier was added to it): out first, so
 # that everything is added back below, with the stats following by trigger.
 _DROP_PENDING = """
     DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN (
         SELECT i.kind, i.value, r.reporter, r.received_at, r.id
-        FROM entity_pending AS p JOIN report_identifiers AS i ON i.report_id = p.report_id
-        JOIN reports AS r ON r.id = p.report_id)
+        FROM entity_pending AS p CROSS JOIN report_identifiers AS i ON i.report_id = p.report_id
+        CROSS JOIN reports AS r ON r.id = p.report_id)
 """
 # One row per entity of the fresh rows, added onto its stats. A reporter counts as new to
 # the entity if no row of theirs is in entity_reports yet (checked before the fresh rows
