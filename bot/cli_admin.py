@@ -334,6 +334,9 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
         bars.close()
     click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
                f"{result.skipped:,} skipped (already filed)", err=True)
+    if result.index_error:
+        click.echo(f"note: triage's tables were not brought up to date ({result.index_error});"
+                   " the next `tipline triage` does it", err=True)
 
 
 # --- backup -----------------------------------------------------------------------------

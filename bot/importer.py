@@ -17,9 +17,11 @@ import collections
 import csv
 import io
 import json
+import logging
 import multiprocessing
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, Any
+
+import sqlite_utils
 
 from bot.pseudonym import pseudonymiser
 from db import imports
@@ -36,6 +40,8 @@ from db.pace import Pace
 from db.reports import identifiers_text
 from handlers.intake import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
 from handlers.receipts import new_receipt
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv")
 CHUNK_ROWS = 1_000  # rows per task sent to a worker
@@ -73,6 +79,7 @@ class ImportResult:
     filed: int = 0
     skipped: int = 0
     complete: bool = False
+    index_error: str | None = None  # why triage's tables were not brought up to date
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -254,7 +261,6 @@ def import_tips(
     cannot be read. `progress(lines_done, lines)` is called as batches commit, then
     `indexing(reports_done, reports)` as triage's entity tables take them in.
     """
-    from db import entities
     from db.admin import log_action
     from db.migrations import migrate
 
@@ -295,7 +301,9 @@ def import_tips(
             outcome = imports.file_batch(
                 db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
                 anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
-            pace.done(started, len(batch))
+            # Only rows written say what a row costs: skipped ones (already filed) are
+            # nearly free, and a file of them would grow the batches far past the pace.
+            pace.done(started, outcome.filed)
             filed.append(outcome)
             result.filed += outcome.filed
             result.skipped += outcome.skipped
@@ -323,22 +331,58 @@ def import_tips(
                 raise ImportFailed(errors, bad)
             if batch:
                 flush(lines)
-            result.complete = True
-            backlog = entities.backlog(db)
-            entities.catch_up(db, BATCH_SECONDS, progress=None if indexing is None else (
-                lambda done: indexing(min(done, backlog), backlog)))
-        except ImportFailed:  # bad rows, or a file that could not be read as a whole
-            imports.unfile(db, filed)
-            result.filed = result.skipped = 0
+        except BaseException as error:  # bad rows, an unreadable file, the database, Ctrl-C
+            undone = _undo(db, filed)  # all or nothing
+            if undone:
+                result.filed = result.skipped = 0
+            if isinstance(error, sqlite3.Error):
+                raise ImportFailed([f"the database failed: {error}" + (
+                    "; nothing was imported" if undone else
+                    "; and the batches filed before could not be taken back")], 0) from error
             raise
+        else:
+            result.complete = True
+            result.index_error = _index_for_triage(db, indexing)
         finally:
             log_action(db, now, actor, "import", {
                 "source": source, "format": fmt, "rows": result.rows, "filed": result.filed,
                 "skipped": result.skipped, "complete": result.complete,
                 **({"bad_rows": bad} if bad else {}),
+                **({"index_error": result.index_error} if result.index_error else {}),
             })
             imports.make_durable(db_path)  # before anyone is told what was filed
     return result
+
+
+def _undo(db: sqlite_utils.Database, filed: list[imports.BatchResult]) -> bool:
+    """Take back the batches filed so far; whether that worked."""
+    try:
+        imports.unfile(db, filed)
+    except Exception:
+        log.exception("the batches filed before the failure could not be taken back")
+        return False
+    return True
+
+
+def _index_for_triage(db: sqlite_utils.Database,
+                      indexing: Callable[[int, int], None] | None) -> str | None:
+    """Bring triage's tables up to date with the import; why not, if it stopped early.
+
+    Everything is filed by then: indexing only spares the next `tipline triage` the work,
+    so a busy database or a Ctrl-C during it does not make the import fail (a run again
+    would file twice the rows that have neither a receipt nor a time).
+    """
+    from db import entities
+
+    backlog = entities.backlog(db)
+    try:
+        entities.catch_up(db, BATCH_SECONDS, progress=None if indexing is None else (
+            lambda done: indexing(min(done, backlog), backlog)))
+    except sqlite3.Error as error:
+        return str(error)
+    except KeyboardInterrupt:
+        return "interrupted"
+    return None
 
 
 def _count_lines(stream: IO[bytes]) -> int:

@@ -15,6 +15,8 @@ from triage.extract import KINDS
 # How many reports name identifier i: those triage has indexed (entity_reports, keyed by
 # kind and value) and those it has not yet (above indexed_to, or pending a re-index; a
 # pending report's old rows may still be in entity_reports, so they are left out there).
+# The not-yet-indexed part is read in full, once per identifier: what was filed since
+# triage (or an import) last indexed, normally a few thousand rows at most.
 _REPORTS_NAMING = """(
     (SELECT count(*) FROM entity_reports AS e WHERE e.kind = i.kind AND e.value = i.value
         AND e.report_id NOT IN (SELECT report_id FROM entity_pending))

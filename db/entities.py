@@ -23,8 +23,8 @@ from db.migrations import type_bit_sql
 from db.pace import Pace
 
 # How long one catch-up transaction holds the write lock, about (db.pace). Indexing a
-# report costs ~20 us into small tables and ~250 us into a million reports' (a page read
-# and written at random per identifier).
+# report costs ~20 us into small tables and ~140 us into a million reports' (a page read
+# and written at random per identifier; bench/scale/README.md).
 CATCH_UP_SECONDS = 0.5
 FIRST_CHUNK = 2000
 MIN_CHUNK, MAX_CHUNK = 200, 500_000

@@ -28,6 +28,8 @@ from db.wal import WalFile
 # Log pages the import's connection lets through before checkpointing itself (~400 MB):
 # the Checkpointer's thread normally keeps the log far shorter.
 BULK_AUTOCHECKPOINT = 100_000
+# Reports deleted per transaction when a failed import is taken back.
+UNFILE_ROWS = 2_000
 # SQLite allows 32,766 host parameters since 3.32; stay far below for older builds.
 _CHUNK = 900
 
@@ -152,16 +154,19 @@ def file_batch(
 def unfile(db: sqlite_utils.Database, batches: Sequence[BatchResult]) -> int:
     """Delete the reports these batches filed (an import that failed); return how many.
 
-    A batch per transaction, as they were filed: the server's writes interleave. Their
-    identifiers and history go with them (ON DELETE CASCADE), triage's rows by trigger.
+    UNFILE_ROWS reports per transaction, newest first, so that the server's writes
+    interleave (a deletion runs more triggers than the insertion did). Their identifiers
+    and history go with them (ON DELETE CASCADE), triage's rows by trigger.
     """
     deleted = 0
     for batch in reversed(batches):
-        if batch.filed:
+        last = batch.first_id + batch.filed - 1
+        while last >= batch.first_id:
+            first = max(batch.first_id, last - UNFILE_ROWS + 1)
             with write_transaction(db):
-                deleted += db.execute(
-                    "DELETE FROM reports WHERE id BETWEEN ? AND ?",
-                    (batch.first_id, batch.first_id + batch.filed - 1)).rowcount
+                deleted += db.execute("DELETE FROM reports WHERE id BETWEEN ? AND ?",
+                                      (first, last)).rowcount
+            last = first - 1
     return deleted
 
 

@@ -24,6 +24,10 @@ class Pace:
     high: int
     growth: float = 4.0  # at most this many times the last size: one fast piece is no proof
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.low <= self.size <= self.high:
+            raise ValueError(f"pace sizes out of order: {self.low} {self.size} {self.high}")
+
     def start(self) -> float:
         """Note when a transaction starts (pass it to `done`)."""
         return _clock()

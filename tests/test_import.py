@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from bot import importer
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
-from db import imports, pace
+from db import entities, imports, pace
+from db.connection import connect
 from handlers.intake import identifiers
 from tests.conftest import SECRET, rows
 from tests.filing import Reporter
@@ -255,15 +257,29 @@ def test_a_big_file_goes_through_the_worker_pool_in_order(
              "received_at": f"2024-06-01T00:00:{n % 60:02d}+08:00",
              "receipt": f"{n:010d}"} for n in range(120)]
     bad = [*tips, {"who": "no description"}]
+    file_batch = imports.file_batch
+
+    def indexed_at_once(db: Any, filings: Any, **options: Any) -> imports.BatchResult:
+        filed = file_batch(db, filings, **options)
+        entities.catch_up(db)  # as a `tipline triage` run meanwhile would
+        return filed
+
+    monkeypatch.setattr(imports, "file_batch", indexed_at_once)
+    monkeypatch.setattr(imports, "UNFILE_ROWS", 8)
     with pytest.raises(importer.ImportFailed) as failed:
         importer.import_tips(str(jsonl(tmp_path / "bad.jsonl", bad)), "jsonl",
                              db_path=settings.db_path, secret_key=SECRET, actor="t", now=1,
                              workers=2)
     assert failed.value.errors == ["line 121: description is required (what happened)"]
-    # Six batches were filed before the bad row came: all taken back, triage's rows too.
+    # Batches were filed (and indexed for triage) before the bad row came: all taken back,
+    # a few reports per transaction, triage's rows too.
     assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
     assert rows(settings.db_path, "SELECT count(*) FROM entity_reports") == [(0,)]
+    assert rows(settings.db_path, "SELECT count(*), sum(reports) FROM entity_stats "
+                "WHERE reports > 0") == [(0, None)]
+    assert rows(settings.db_path, "SELECT indexed_to FROM entity_index") == [(0,)]
     assert rows(settings.db_path, "SELECT count(*) FROM report_history") == [(0,)]
+    monkeypatch.setattr(imports, "file_batch", file_batch)
     result = importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
                                   db_path=settings.db_path, secret_key=SECRET, actor="t",
                                   now=1, workers=2)
@@ -273,25 +289,34 @@ def test_a_big_file_goes_through_the_worker_pool_in_order(
     assert rows(settings.db_path, "SELECT count(*) FROM report_identifiers") == [(120,)]
 
 
-def test_an_import_reaches_triage_whole_in_transactions_paced_by_their_time(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def paced_at_2_ms_a_tip(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Batches as (rows, rows filed), on a clock where filing a tip takes 2 ms.
+
+    Transactions aim at 0.04 s (20 tips), the first takes 10, chunks are 5 rows.
+    """
     monkeypatch.setattr(importer, "CHUNK_ROWS", 5)
     monkeypatch.setattr(importer, "BATCH_ROWS", 10)
     monkeypatch.setattr(importer, "MIN_BATCH_ROWS", 1)
     monkeypatch.setattr(importer, "BATCH_SECONDS", 0.04)
-    # A clock on which filing a tip takes 2 ms: 0.04 s of write lock is 20 tips.
     clock = [0.0]
-    batches: list[int] = []
+    batches: list[tuple[int, int]] = []
     file_batch = imports.file_batch
 
     def timed(db: Any, filings: Any, **options: Any) -> imports.BatchResult:
-        batches.append(len(filings))
-        clock[0] += 0.002 * len(filings)
-        return file_batch(db, filings, **options)
+        outcome = file_batch(db, filings, **options)
+        batches.append((len(filings), outcome.filed))
+        clock[0] += 0.002 * outcome.filed
+        return outcome
 
     monkeypatch.setattr(imports, "file_batch", timed)
     monkeypatch.setattr(pace, "_clock", lambda: clock[0])
+    return batches
+
+
+def test_an_import_reaches_triage_whole_in_transactions_paced_by_their_time(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = paced_at_2_ms_a_tip(monkeypatch)
     tips = [{"description": f"第{n}条：充值后提不出来",
              "who": f"site{n % 13}.com 电话 1380013{n:04d}", "reporter": f"+86139{n % 9:08d}"}
             for n in range(100)]
@@ -301,7 +326,7 @@ def test_an_import_reaches_triage_whole_in_transactions_paced_by_their_time(
                                   now=1, workers=1, indexing=lambda *done: indexed.append(done))
     assert result.filed == 100
     # The first batch is a guess; the next ones take what fits the time, in whole chunks.
-    assert batches == [10, 20, 20, 20, 20, 10]
+    assert [size for size, _ in batches] == [10, 20, 20, 20, 20, 10]
     # Once all is filed, triage's tables take every report in: nothing is left for later.
     assert indexed == [(100, 100)]
     assert rows(settings.db_path, "SELECT indexed_to FROM entity_index") == [(100,)]
@@ -311,3 +336,66 @@ def test_an_import_reaches_triage_whole_in_transactions_paced_by_their_time(
         "JOIN reports AS r ON r.id = i.report_id ORDER BY 1, 2, 3, 4")
     assert rows(settings.db_path, "SELECT count(*), sum(reports) FROM entity_stats") == [
         (113, 200)]
+
+
+def test_a_database_failure_midway_takes_back_what_was_filed_in_one_line(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for setting in ("CHUNK_ROWS", "BATCH_ROWS", "MIN_BATCH_ROWS", "MAX_BATCH_ROWS"):
+        monkeypatch.setattr(importer, setting, 10)
+    file_batch, batches = imports.file_batch, []
+
+    def locked_at_the_third(db: Any, filings: Any, **options: Any) -> imports.BatchResult:
+        batches.append(len(filings))
+        if len(batches) == 3:
+            raise sqlite3.OperationalError("database is locked")
+        return file_batch(db, filings, **options)
+
+    monkeypatch.setattr(imports, "file_batch", locked_at_the_third)
+    tips = [{"description": f"第{n}条：充值后提不出来", "who": f"site{n}.com"} for n in range(50)]
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
+                             db_path=settings.db_path, secret_key=SECRET, actor="t", now=1,
+                             workers=1)
+    assert failed.value.errors == [
+        "the database failed: database is locked; nothing was imported"]
+    assert batches == [10, 10, 10]
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+    result = run(["import", str(tmp_path / "t.jsonl")], env(settings), tmp_path)
+    assert result.returncode == 0 and "50 filed" in result.stderr, result.stderr
+
+
+def test_an_import_whose_indexing_stops_is_still_complete(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: Any, **__: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(entities, "catch_up", interrupted)
+    tips = [{"description": "充值后提不出来", "who": f"site{n}.com"} for n in range(30)]
+    result = importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
+                                  db_path=settings.db_path, secret_key=SECRET, actor="t",
+                                  now=1, workers=1)
+    # Everything is filed: the next triage indexes it. Run again, it files nothing twice.
+    assert (result.filed, result.complete, result.index_error) == (30, True, "interrupted")
+    assert rows(settings.db_path, "SELECT indexed_to FROM entity_index") == [(0,)]
+    monkeypatch.undo()
+    assert entities.catch_up(connect(settings.db_path)) == 30
+
+
+def test_rows_already_filed_teach_the_pace_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tips = [{"description": f"第{n}条：充值后提不出来", "who": f"site{n % 13}.com",
+             "receipt": f"{n:010d}"} for n in range(100)]
+    importer.import_tips(str(jsonl(tmp_path / "old.jsonl", tips[:60])), "jsonl",
+                         db_path=settings.db_path, secret_key=SECRET, actor="t", now=1,
+                         workers=1)
+    # Skipping a row takes no time on this clock: were skipped rows counted, the 60
+    # already filed would grow the batches past the 20 that fit.
+    batches = paced_at_2_ms_a_tip(monkeypatch)
+    result = importer.import_tips(str(jsonl(tmp_path / "all.jsonl", tips)), "jsonl",
+                                  db_path=settings.db_path, secret_key=SECRET, actor="t",
+                                  now=1, workers=1)
+    assert (result.filed, result.skipped) == (40, 60)
+    assert batches == [(10, 0)] * 6 + [(10, 10), (20, 20), (10, 10)]

@@ -5,15 +5,16 @@ Usage: python bench/scale/write_cost.py DB TIPS.jsonl [--tips 40000] [--drop IND
 Copies DB (say, the scale benchmark's million-report database), extracts the first
 --tips rows of TIPS.jsonl in this process (untimed), then files them as `tipline import`
 does (paced batches, db.imports.file_batch) and indexes them for triage
-(db.entities.catch_up), timing every SQL statement. --drop drops indexes of the copy
-first, to see what each costs. The copy is deleted afterwards.
+(db.entities.catch_up), timing every SQL statement. The rows are filed as received now
+(their own received_at dropped), so the tips DB was imported from file again as new
+ones. --drop drops indexes of the copy first, to see what each costs. The copy is
+deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -63,6 +64,7 @@ class TimedConnection:
 
 
 def report(title: str, seconds: float, count: int, timed: TimedConnection) -> None:
+    count = max(count, 1)
     print(f"{title}: {1e6 * seconds / count:.0f} us a tip ({count:,} in {seconds:.1f} s)")
     for key, spent in sorted(timed.seconds.items(), key=lambda item: -item[1])[:6]:
         print(f"  {1e6 * spent / count:6.0f} us  {key}")
@@ -79,10 +81,14 @@ def main() -> None:
     importer._init_worker(SECRET, "import")
     with args.tips.open("rb") as lines:
         records = [(n, line) for n, line in zip(range(1, args.count + 1), lines, strict=False)]
-    filings = importer.prepare_chunk(records).filings
+    chunk = importer.prepare_chunk(records)
+    if chunk.errors or not chunk.filings:
+        raise SystemExit(f"{args.tips}: {chunk.errors[:1] or 'no tips'}")
+    filings = [filing._replace(received_at=None) for filing in chunk.filings]
     with tempfile.TemporaryDirectory(dir=args.db.parent) as folder:
         copy = Path(folder) / "copy.db"
-        shutil.copyfile(args.db, copy)
+        with sqlite3.connect(args.db) as source, sqlite3.connect(copy) as target:
+            source.backup(target)  # with whatever the source's log holds
         db = connect(copy)
         migrate(db)
         checkpointer = imports.tune_for_bulk(db, copy)
@@ -93,15 +99,18 @@ def main() -> None:
         pseudonymise = pseudonymiser(SECRET)
         pace = Pace(importer.BATCH_ROWS, importer.BATCH_SECONDS, importer.MIN_BATCH_ROWS,
                     importer.MAX_BATCH_ROWS)
-        started, done = time.perf_counter(), 0
+        started, done, filed = time.perf_counter(), 0, 0
         while done < len(filings):
             batch = filings[done: done + pace.size]
             begun = pace.start()
-            imports.file_batch(db, batch, now=int(time.time()), actor="bench",
-                               new_receipt=new_receipt,
-                               anonymous=lambda r: pseudonymise(f"anonymous:{r}"))
-            pace.done(begun, len(batch))
+            outcome = imports.file_batch(db, batch, now=int(time.time()), actor="bench",
+                                         new_receipt=new_receipt,
+                                         anonymous=lambda r: pseudonymise(f"anonymous:{r}"))
+            pace.done(begun, outcome.filed)
             done += len(batch)
+            filed += outcome.filed
+        if filed != len(filings):
+            raise SystemExit(f"only {filed:,} of {len(filings):,} tips were new to {args.db}")
         report("file", time.perf_counter() - started, len(filings), timed)
         started = time.perf_counter()
         indexed = entities.catch_up(db)
