@@ -319,15 +319,18 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
                              now=int(time.time()), channel=channel.lower(),
                              progress=bar("import"), indexing=bar("entities"))
     except ImportFailed as failed:
+        outcome = ("nothing was imported" if failed.undo_failed is None else
+                   "the reports filed before could not all be taken back "
+                   f"({failed.undo_failed}): find them with `tipline triage --since`")
         if not failed.bad_rows:
-            raise click.ClickException(f"{name}: {failed.errors[0]}") from None
+            raise click.ClickException(f"{name}: {failed.errors[0]}; {outcome}") from None
         for error in failed.errors:
             click.echo(f"{name}: {error}", err=True)
         more = failed.bad_rows - len(failed.errors)
         if more > 0:
             click.echo(f"{name}: … and {more:,} more bad rows", err=True)
         raise click.ClickException(
-            f"{failed.bad_rows:,} bad row(s) in {name}; nothing was imported") from None
+            f"{failed.bad_rows:,} bad row(s) in {name}; {outcome}") from None
     except OSError as error:
         raise click.ClickException(f"cannot read {name}: {error.strerror}") from None
     finally:

@@ -14,6 +14,7 @@ Checking the whole file first would parse every row twice, a quarter of the work
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import io
 import json
@@ -21,8 +22,10 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -62,13 +65,17 @@ Record = tuple[int, "bytes | dict[str, str]"]
 class ImportFailed(Exception):
     """The file cannot be imported; nothing stays filed. `errors` are one line each.
 
-    `bad_rows` is 0 when the file as a whole cannot be read (a CSV header, an encoding).
+    `bad_rows` is 0 when the file as a whole cannot be read (a CSV header, an encoding)
+    or filing it failed. `undo_failed` says why, in the rare case where the batches filed
+    before the failure could not all be taken back (None: nothing stays filed).
     """
 
-    def __init__(self, errors: list[str], bad_rows: int) -> None:
+    def __init__(self, errors: list[str], bad_rows: int, undo_failed: str | None = None
+                 ) -> None:
         super().__init__(f"{bad_rows} bad row(s)")
         self.errors = errors
         self.bad_rows = bad_rows
+        self.undo_failed = undo_failed
 
 
 @dataclass(slots=True)
@@ -147,6 +154,12 @@ class Chunk:
 # --- the workers' side ------------------------------------------------------------------
 
 _worker: dict[str, Any] = {}
+
+
+def _init_pool_worker(secret_key: str, channel: str) -> None:
+    # Ctrl-C reaches the whole process group: only the importer decides what it stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(secret_key, channel)
 
 
 def _init_worker(secret_key: str, channel: str) -> None:
@@ -280,7 +293,7 @@ def import_tips(
         if count > 1 and os.fstat(stream.fileno()).st_size >= POOL_MIN_BYTES:
             # fork: workers start in milliseconds and share the loaded extraction tables.
             pool = stack.enter_context(multiprocessing.get_context("fork").Pool(
-                count, _init_worker, (secret_key, channel)))
+                count, _init_pool_worker, (secret_key, channel)))
         else:
             _init_worker(secret_key, channel)
         runner = _Runner(pool, window=2 * count + 2)
@@ -298,13 +311,14 @@ def import_tips(
 
         def flush(line: int) -> None:
             started = pace.start()
-            outcome = imports.file_batch(
-                db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
-                anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
+            with _interrupts_deferred():  # a batch committed is a batch recorded, to undo
+                outcome = imports.file_batch(
+                    db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
+                    anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
+                filed.append(outcome)
             # Only rows written say what a row costs: skipped ones (already filed) are
             # nearly free, and a file of them would grow the batches far past the pace.
             pace.done(started, outcome.filed)
-            filed.append(outcome)
             result.filed += outcome.filed
             result.skipped += outcome.skipped
             batch.clear()
@@ -332,36 +346,70 @@ def import_tips(
             if batch:
                 flush(lines)
         except BaseException as error:  # bad rows, an unreadable file, the database, Ctrl-C
-            undone = _undo(db, filed)  # all or nothing
-            if undone:
+            undo_failed = _undo(db, filed)  # all or nothing
+            if undo_failed is None:
                 result.filed = result.skipped = 0
-            if isinstance(error, sqlite3.Error):
-                raise ImportFailed([f"the database failed: {error}" + (
-                    "; nothing was imported" if undone else
-                    "; and the batches filed before could not be taken back")], 0) from error
+            if isinstance(error, ImportFailed):
+                error.undo_failed = undo_failed
+                raise
+            if isinstance(error, sqlite3.Error) or undo_failed is not None:
+                raise ImportFailed([_what_failed(error)], 0, undo_failed) from error
             raise
         else:
             result.complete = True
             result.index_error = _index_for_triage(db, indexing)
         finally:
-            log_action(db, now, actor, "import", {
-                "source": source, "format": fmt, "rows": result.rows, "filed": result.filed,
-                "skipped": result.skipped, "complete": result.complete,
-                **({"bad_rows": bad} if bad else {}),
-                **({"index_error": result.index_error} if result.index_error else {}),
-            })
-            imports.make_durable(db_path)  # before anyone is told what was filed
+            try:
+                log_action(db, now, actor, "import", {
+                    "source": source, "format": fmt, "rows": result.rows,
+                    "filed": result.filed, "skipped": result.skipped,
+                    "complete": result.complete, **({"bad_rows": bad} if bad else {}),
+                    **({"index_error": result.index_error} if result.index_error else {}),
+                })
+            except sqlite3.Error as error:  # the lock held elsewhere: the import stands
+                log.warning("the import was not written to the admin log: %s", error)
+            finally:
+                imports.make_durable(db_path)  # before anyone is told what was filed
     return result
 
 
-def _undo(db: sqlite_utils.Database, filed: list[imports.BatchResult]) -> bool:
-    """Take back the batches filed so far; whether that worked."""
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends (in the main thread; elsewhere none arrives)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
     try:
-        imports.unfile(db, filed)
-    except Exception:
-        log.exception("the batches filed before the failure could not be taken back")
-        return False
-    return True
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def _undo(db: sqlite_utils.Database, filed: list[imports.BatchResult]) -> str | None:
+    """Take back the batches filed so far; why not, if that failed."""
+    with _interrupts_deferred():  # half taken back would be worse than waiting
+        try:
+            if db.conn.in_transaction:  # a batch that failed halfway
+                db.conn.execute("ROLLBACK")
+            imports.unfile(db, filed)
+        except sqlite3.Error as error:
+            return str(error)
+    return None
+
+
+def _what_failed(error: BaseException) -> str:
+    """One line on why filing stopped."""
+    if isinstance(error, sqlite3.Error):
+        return f"the database failed: {error}"
+    if isinstance(error, OSError):
+        return f"cannot read the file: {error.strerror or error}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"failed: {error}"
 
 
 def _index_for_triage(db: sqlite_utils.Database,
@@ -374,8 +422,8 @@ def _index_for_triage(db: sqlite_utils.Database,
     """
     from db import entities
 
-    backlog = entities.backlog(db)
     try:
+        backlog = entities.backlog(db)
         entities.catch_up(db, BATCH_SECONDS, progress=None if indexing is None else (
             lambda done: indexing(min(done, backlog), backlog)))
     except sqlite3.Error as error:

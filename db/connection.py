@@ -42,11 +42,14 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     BEGIN IMMEDIATE, so a read inside it cannot be overtaken by another process's write
     (no read-then-upgrade deadlocks).
     """
-    db.execute("BEGIN IMMEDIATE")
+    nested = db.conn.in_transaction  # BEGIN refuses it; the caller's transaction is theirs
     try:
+        # Inside the try: a Ctrl-C while BEGIN waited for the lock is raised just after it
+        # returns, and must not leave the transaction open.
+        db.execute("BEGIN IMMEDIATE")
         yield db
         db.execute("COMMIT")
     except BaseException:
-        if db.conn.in_transaction:
+        if db.conn.in_transaction and not nested:
             db.execute("ROLLBACK")
         raise

@@ -338,29 +338,37 @@ def test_an_import_reaches_triage_whole_in_transactions_paced_by_their_time(
         (113, 200)]
 
 
-def test_a_database_failure_midway_takes_back_what_was_filed_in_one_line(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("failure", "message"), [
+    (sqlite3.OperationalError("database is locked"),
+     "Error: t.jsonl: the database failed: database is locked; nothing was imported"),
+    (OSError(5, "Input/output error"), "Error: cannot read t.jsonl: Input/output error"),
+    (KeyboardInterrupt(), "Aborted!"),
+])
+def test_a_failure_while_filing_takes_back_what_was_filed_and_says_so_in_one_line(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    failure: BaseException, message: str,
 ) -> None:
     for setting in ("CHUNK_ROWS", "BATCH_ROWS", "MIN_BATCH_ROWS", "MAX_BATCH_ROWS"):
         monkeypatch.setattr(importer, setting, 10)
     file_batch, batches = imports.file_batch, []
 
-    def locked_at_the_third(db: Any, filings: Any, **options: Any) -> imports.BatchResult:
+    def failing_at_the_third(db: Any, filings: Any, **options: Any) -> imports.BatchResult:
         batches.append(len(filings))
         if len(batches) == 3:
-            raise sqlite3.OperationalError("database is locked")
+            raise failure
         return file_batch(db, filings, **options)
 
-    monkeypatch.setattr(imports, "file_batch", locked_at_the_third)
+    monkeypatch.setattr(imports, "file_batch", failing_at_the_third)
     tips = [{"description": f"第{n}条：充值后提不出来", "who": f"site{n}.com"} for n in range(50)]
-    with pytest.raises(importer.ImportFailed) as failed:
-        importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
-                             db_path=settings.db_path, secret_key=SECRET, actor="t", now=1,
-                             workers=1)
-    assert failed.value.errors == [
-        "the database failed: database is locked; nothing was imported"]
+    jsonl(tmp_path / "t.jsonl", tips)
+    monkeypatch.chdir(tmp_path)
+    code, output = invoke(settings, "import", "t.jsonl")
+    assert (code, output.splitlines()[-1]) == (1, message)
     assert batches == [10, 10, 10]
     assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+    assert rows(settings.db_path, "SELECT detail FROM admin_log")[0][0].count(
+        '"filed": 0') == 1
+    monkeypatch.undo()
     result = run(["import", str(tmp_path / "t.jsonl")], env(settings), tmp_path)
     assert result.returncode == 0 and "50 filed" in result.stderr, result.stderr
 
@@ -373,11 +381,16 @@ def test_an_import_whose_indexing_stops_is_still_complete(
 
     monkeypatch.setattr(entities, "catch_up", interrupted)
     tips = [{"description": "充值后提不出来", "who": f"site{n}.com"} for n in range(30)]
-    result = importer.import_tips(str(jsonl(tmp_path / "t.jsonl", tips)), "jsonl",
-                                  db_path=settings.db_path, secret_key=SECRET, actor="t",
-                                  now=1, workers=1)
-    # Everything is filed: the next triage indexes it. Run again, it files nothing twice.
-    assert (result.filed, result.complete, result.index_error) == (30, True, "interrupted")
+    jsonl(tmp_path / "t.jsonl", tips)
+    try:
+        code, output = invoke(settings, "import", str(tmp_path / "t.jsonl"))
+    except KeyboardInterrupt:
+        pytest.fail("a Ctrl-C while indexing for triage made the import fail")
+    # Everything is filed and said so; the next triage indexes it.
+    assert code == 0, output
+    assert "30 filed" in output
+    assert ("note: triage's tables were not brought up to date (interrupted); the next "
+            "`tipline triage` does it") in output
     assert rows(settings.db_path, "SELECT indexed_to FROM entity_index") == [(0,)]
     monkeypatch.undo()
     assert entities.catch_up(connect(settings.db_path)) == 30

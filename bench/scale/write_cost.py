@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import sqlite3
 import sys
 import tempfile
@@ -87,7 +88,10 @@ def main() -> None:
     filings = [filing._replace(received_at=None) for filing in chunk.filings]
     with tempfile.TemporaryDirectory(dir=args.db.parent) as folder:
         copy = Path(folder) / "copy.db"
-        with sqlite3.connect(args.db) as source, sqlite3.connect(copy) as target:
+        if not args.db.is_file():
+            raise SystemExit(f"no database at {args.db}")
+        with (contextlib.closing(sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)) as source,
+              contextlib.closing(sqlite3.connect(copy)) as target):
             source.backup(target)  # with whatever the source's log holds
         db = connect(copy)
         migrate(db)
