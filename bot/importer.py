@@ -318,7 +318,7 @@ def import_tips(
                 filed.append(outcome)
             # Only rows written say what a row costs: skipped ones (already filed) are
             # nearly free, and a file of them would grow the batches far past the pace.
-            pace.done(started, outcome.filed)
+            pace.done(started, outcome.filed, full=len(batch) >= pace.size)
             result.filed += outcome.filed
             result.skipped += outcome.skipped
             batch.clear()

@@ -32,9 +32,13 @@ class Pace:
         """Note when a transaction starts (pass it to `done`)."""
         return _clock()
 
-    def done(self, started: float, rows: int) -> None:
-        """Learn from a transaction of `rows` rows that started at `started`."""
-        if rows < self.size:
-            return  # only a full piece tells what a piece costs
+    def done(self, started: float, rows: int, full: bool | None = None) -> None:
+        """Learn from a transaction that started at `started` and wrote `rows` rows.
+
+        Only a full piece tells what a piece costs: `full` says whether it was given all
+        `size` rows (by default, whether it wrote them all).
+        """
+        if rows <= 0 or not (rows >= self.size if full is None else full):
+            return
         wanted = rows * self.seconds / max(_clock() - started, 1e-3)
         self.size = round(max(self.low, min(self.high, self.size * self.growth, wanted)))
