@@ -36,7 +36,7 @@ from typing import IO, Any
 import sqlite_utils
 
 from bot.pseudonym import pseudonymiser
-from db import imports
+from db import entities, imports
 from db.connection import connect
 from db.imports import Filing
 from db.pace import Pace
@@ -392,9 +392,7 @@ def _interrupts_deferred() -> Iterator[None]:
 def _undo(db: sqlite_utils.Database, filed: list[imports.BatchResult]) -> str | None:
     """Take back the batches filed so far; why not, if that failed."""
     with _interrupts_deferred():  # half taken back would be worse than waiting
-        try:
-            if db.conn.in_transaction:  # a batch that failed halfway
-                db.conn.execute("ROLLBACK")
+        try:  # a batch that failed halfway was rolled back by its write_transaction
             imports.unfile(db, filed)
         except sqlite3.Error as error:
             return str(error)
@@ -420,8 +418,6 @@ def _index_for_triage(db: sqlite_utils.Database,
     so a busy database or a Ctrl-C during it does not make the import fail (a run again
     would file twice the rows that have neither a receipt nor a time).
     """
-    from db import entities
-
     try:
         backlog = entities.backlog(db)
         entities.catch_up(db, BATCH_SECONDS, progress=None if indexing is None else (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,33 @@ from bot.config import Settings
 from bot.pseudonym import pseudonymiser
 from tests.conftest import SECRET, ServerProcess, WeChat, opened_ticket, rows
 from tests.conftest import post_fresh as post
+
+
+@contextlib.asynccontextmanager
+async def serving(engine: Any, socket: Path, release: Callable[[], None]
+                  ) -> AsyncIterator[tuple[Any, asyncio.Task[None]]]:
+    """The engine answering on `socket`, a link to it, and the engine's task.
+
+    On the way out `release` first frees whatever the test holds the engine's disk with,
+    then the engine stops (its task awaited unless the test did) and closes.
+    """
+    from bot.engine import serve_engine
+    from bot.engine_link import EngineLink
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_engine(engine, socket, stop))
+    link = EngineLink(socket)
+    try:
+        await link.connect()
+        yield link, task
+    finally:
+        release()
+        stop.set()
+        if not task.done():
+            await task
+        await link.close()
+        engine.close()
+
 
 
 async def pids(url: str, seconds: float = 20.0) -> set[int]:
@@ -195,8 +223,7 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
     settings: Settings, tmp_path: Path
 ) -> None:
     """The engine commits to the log, fsyncs it off the loop, and only then answers."""
-    from bot.engine import Engine, serve_engine
-    from bot.engine_link import EngineLink
+    from bot.engine import Engine
 
     engine = Engine.open(settings)
     assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -209,11 +236,7 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
         synced.set()
 
     engine.make_durable = slow_disk  # type: ignore[method-assign]
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve_engine(engine, tmp_path / "engine.sock", stop))
-    link = EngineLink(tmp_path / "engine.sock")
-    try:
-        await link.connect()
+    async with serving(engine, tmp_path / "engine.sock", release=disk_ready.set) as (link, _):
         answer = asyncio.ensure_future(
             link.answer(opened_ticket(settings, "o_alice", "帮助", 1)))
         while not rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0]:
@@ -223,12 +246,6 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
         disk_ready.set()
         reply = await answer
         assert isinstance(reply, str) and synced.is_set() and "举报" in reply
-    finally:
-        disk_ready.set()
-        stop.set()
-        await serving
-        await link.close()
-        engine.close()
 
 
 async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine_stops(
@@ -236,8 +253,7 @@ async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine
 ) -> None:
     """Regression (review): a batch committed while the failing fsync ran got a second
     fsync, which Linux may report as a success although the first one's pages were lost."""
-    from bot.engine import Engine, serve_engine
-    from bot.engine_link import EngineLink
+    from bot.engine import Engine
 
     engine = Engine.open(settings)
     disk_fails = threading.Event()
@@ -249,11 +265,8 @@ async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine
         raise OSError(5, "Input/output error")
 
     engine.make_durable = failing_disk  # type: ignore[method-assign]
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve_engine(engine, tmp_path / "engine.sock", stop))
-    link = EngineLink(tmp_path / "engine.sock")
-    try:
-        await link.connect()
+    async with serving(engine, tmp_path / "engine.sock", release=disk_fails.set) as (
+            link, engine_task):
         first = asyncio.ensure_future(link.answer(opened_ticket(settings, "o_alice", "帮助", 1)))
         while rows(settings.db_path, "SELECT count(*) FROM inbound")[0][0] < 1:
             await asyncio.sleep(0.01)
@@ -264,12 +277,5 @@ async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine
         assert await first == (503, b"try again", "text/plain")
         assert await second == (503, b"try again", "text/plain")
         with pytest.raises(OSError):
-            await serving  # the supervisor restarts it: after a failed fsync nothing is sure
+            await engine_task  # the supervisor restarts it: after a failed fsync nothing is sure
         assert len(calls) == 1
-    finally:
-        disk_fails.set()
-        stop.set()
-        if not serving.done():
-            await serving
-        await link.close()
-        engine.close()
