@@ -13,16 +13,19 @@ from triage.case import Case, Change, Evidence, HistoryEntry, Identifier, Update
 from triage.extract import KINDS
 
 # How many reports name identifier i: those triage has indexed (entity_reports, keyed by
-# kind and value) and those it has not yet (above indexed_to, or pending a re-index; a
-# pending report's old rows may still be in entity_reports, so they are left out there).
-# The not-yet-indexed part is read in full, once per identifier: what was filed since
-# triage (or an import) last indexed, normally a few thousand rows at most.
+# kind and value) and those it has not yet (above indexed_to, unless a sweep under way has
+# passed their entity; or pending a re-index: a pending report's old rows may still be in
+# entity_reports, so they are left out there). The not-yet-indexed part is read in full,
+# once per identifier: what was filed since triage (or an import) last indexed, normally
+# a few thousand rows at most.
 _REPORTS_NAMING = """(
     (SELECT count(*) FROM entity_reports AS e WHERE e.kind = i.kind AND e.value = i.value
         AND e.report_id NOT IN (SELECT report_id FROM entity_pending))
-    + (SELECT count(*) FROM report_identifiers AS o
-        WHERE o.report_id > (SELECT indexed_to FROM entity_index)
-        AND o.kind = i.kind AND o.value = i.value)
+    + (SELECT count(*) FROM entity_index AS x CROSS JOIN report_identifiers AS o
+        WHERE o.report_id > x.indexed_to AND o.kind = i.kind AND o.value = i.value
+        AND NOT (o.report_id <= coalesce(x.sweep_to, 0)
+            AND (o.kind, o.value) <= (x.swept_kind, x.swept_value))
+        AND o.report_id NOT IN (SELECT report_id FROM entity_pending))
     + (SELECT count(*) FROM entity_pending AS p CROSS JOIN report_identifiers AS o
         ON o.report_id = p.report_id AND o.kind = i.kind AND o.value = i.value)
 )"""

@@ -31,6 +31,9 @@ _REFILED = f"""CREATE TRIGGER entity_reports_refile
             OR OLD.received_at IS NOT NEW.received_at BEGIN
             DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
                 ({_report_keys("OLD")});"""
+# Reports up to here may have rows in triage's tables: indexed, or being swept (migration 10).
+_INDEXED_OR_SWEPT = "(SELECT max(indexed_to, coalesce(sweep_to, 0)) FROM entity_index)"
+_NEWEST = "(SELECT coalesce(max(id), 0) FROM reports)"
 
 
 # Append only: migration N is MIGRATIONS[N - 1]; PRAGMA user_version records the last applied.
@@ -382,6 +385,49 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # reports naming an identifier from it (db/cases.py). Each filed identifier wrote a
         # page of this index at random: at a million reports, 40% of an import's writing.
         "DROP INDEX identifiers_by_value",
+    ),
+    (
+        # A big backlog (an import's) is indexed in key order, not report by report
+        # (db/entities.py, "sweep"): the reports in (indexed_to, sweep_to] are taken in
+        # for every entity up to (swept_kind, swept_value), one range of keys per
+        # transaction, so each page of triage's tables is written about once. sweep_to
+        # is NULL when no sweep is under way.
+        "ALTER TABLE entity_index ADD COLUMN sweep_to INTEGER",
+        "ALTER TABLE entity_index ADD COLUMN swept_kind TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE entity_index ADD COLUMN swept_value TEXT NOT NULL DEFAULT ''",
+        # A report of the sweep that changes while it runs is left to the re-index that
+        # follows it (entity_pending), as one already indexed is: what the sweep staged
+        # of it is stale. A deleted one stays there as a mark (its id cannot come back
+        # while newer reports exist) so that the sweep skips it.
+        "DROP TRIGGER entity_pending_identifier",
+        f"""CREATE TRIGGER entity_pending_identifier AFTER INSERT ON report_identifiers
+        WHEN NEW.report_id <= {_INDEXED_OR_SWEPT} BEGIN
+            INSERT OR IGNORE INTO entity_pending VALUES (NEW.report_id);
+        END""",
+        f"""CREATE TRIGGER entity_sweep_identifier_gone AFTER DELETE ON report_identifiers
+        WHEN OLD.report_id > (SELECT indexed_to FROM entity_index)
+            AND OLD.report_id <= {_INDEXED_OR_SWEPT} BEGIN
+            INSERT OR IGNORE INTO entity_pending VALUES (OLD.report_id);
+        END""",
+        f"""CREATE TRIGGER entity_sweep_status AFTER UPDATE OF status ON reports
+        WHEN OLD.status IS NOT NEW.status AND NEW.id > (SELECT indexed_to FROM entity_index)
+            AND NEW.id <= {_INDEXED_OR_SWEPT} BEGIN
+            INSERT OR IGNORE INTO entity_pending VALUES (NEW.id);
+        END""",
+        "DROP TRIGGER entity_reports_refile",
+        _REFILED + f"""
+            INSERT OR IGNORE INTO entity_pending SELECT NEW.id
+            WHERE NEW.id <= {_INDEXED_OR_SWEPT};
+        END""",
+        "DROP TRIGGER entity_index_deleted",
+        f"""CREATE TRIGGER entity_index_deleted AFTER DELETE ON reports BEGIN
+            UPDATE entity_index SET
+                indexed_to = min(indexed_to, {_NEWEST}),
+                sweep_to = min(sweep_to, {_NEWEST});
+            DELETE FROM entity_pending WHERE report_id = OLD.id OR report_id > {_NEWEST};
+            INSERT OR IGNORE INTO entity_pending SELECT OLD.id FROM entity_index
+            WHERE OLD.id > indexed_to AND OLD.id <= sweep_to;
+        END""",
     ),
 )
 

@@ -14,6 +14,7 @@ import pytest
 from bot import cli_cases
 from db import entities as entity_index
 from db import pace
+from db.cases import load_case
 from db.connection import connect
 from db.summary import SqlSummary
 from db.watchlist import import_entries, watchlist_match
@@ -396,58 +397,155 @@ def test_a_watchlisted_domain_is_never_left_out_for_its_size(
         ("huobi.com", 7, "Huobi")]
 
 
-def test_running_totals_follow_case_changes_refiles_and_purges(desk: Desk) -> None:
-    rng = random.Random(9)
+def recounted(desk: Desk) -> list[tuple[Any, ...]]:
+    """Each entity's running totals, counted afresh from the reports."""
+    return desk.rows(
+        "SELECT kind, value, count(*), count(DISTINCT reporter), max(received_at), "
+        "sum(DISTINCT CASE target_type WHEN 'exchange' THEN 1 WHEN 'payment' THEN 8 "
+        "ELSE 32 END) FROM report_identifiers AS i JOIN reports AS r "
+        "ON r.id = i.report_id GROUP BY kind, value ORDER BY 1, 2")
+
+
+def indexed(desk: Desk) -> list[tuple[Any, ...]]:
+    """Triage's tables once caught up (checked row by row); the running totals kept."""
+    entity_index.catch_up(desk.db)  # what triage does before it reads
+    # The first sighting is kept, or forgotten (NULL) once a deletion may have moved it.
+    for kind, value, first in desk.rows("SELECT kind, value, first_seen FROM entity_stats"):
+        (actual,) = desk.rows(
+            "SELECT min(received_at) FROM report_identifiers AS i JOIN reports AS r "
+            "ON r.id = i.report_id WHERE kind = ? AND value = ?", (kind, value))[0]
+        assert first in (actual, None)
+    assert desk.rows("SELECT kind, value, reporter, received_at, report_id, status, "
+                     "target_type FROM entity_reports ORDER BY 1, 2, 3, 4, 5") == desk.rows(
+        "SELECT kind, value, reporter, received_at, r.id, status, target_type FROM "
+        "report_identifiers AS i JOIN reports AS r ON r.id = i.report_id "
+        "ORDER BY 1, 2, 3, 4, 5")
+    assert desk.rows("SELECT sweep_to, entity_pending.report_id FROM entity_index "
+                     "LEFT JOIN entity_pending") == [(None, None)]
+    return desk.rows("SELECT kind, value, reports, reporters, last_seen, types "
+                     "FROM entity_stats ORDER BY 1, 2")
+
+
+def file_eighty(desk: Desk, rng: random.Random) -> None:
+    """Eighty reports naming six sites and five phones, from eight reporters."""
     for _ in range(80):
         desk.file(f"site{rng.randrange(6)}.top 电话 1391234{rng.randrange(5):04d}",
                   reporter=f"p_{rng.randrange(8)}", days_ago=rng.random() * 50,
                   target_type=rng.choice(["exchange", "payment", "other"]))
 
-    def recomputed() -> list[tuple[Any, ...]]:
-        return desk.rows(
-            "SELECT kind, value, count(*), count(DISTINCT reporter), max(received_at), "
-            "sum(DISTINCT CASE target_type WHEN 'exchange' THEN 1 WHEN 'payment' THEN 8 "
-            "ELSE 32 END) FROM report_identifiers AS i JOIN reports AS r "
-            "ON r.id = i.report_id GROUP BY kind, value ORDER BY 1, 2")
 
-    def kept() -> list[tuple[Any, ...]]:
-        entity_index.catch_up(desk.db)  # what triage does before it reads
-        # The first sighting is kept, or forgotten (NULL) once a deletion may have moved it.
-        for kind, value, first in desk.rows("SELECT kind, value, first_seen FROM entity_stats"):
-            (actual,) = desk.rows(
-                "SELECT min(received_at) FROM report_identifiers AS i JOIN reports AS r "
-                "ON r.id = i.report_id WHERE kind = ? AND value = ?", (kind, value))[0]
-            assert first in (actual, None)
-        assert desk.rows("SELECT kind, value, reporter, received_at, report_id, status, "
-                         "target_type FROM entity_reports ORDER BY 1, 2, 3, 4, 5") == desk.rows(
-            "SELECT kind, value, reporter, received_at, r.id, status, target_type FROM "
-            "report_identifiers AS i JOIN reports AS r ON r.id = i.report_id "
-            "ORDER BY 1, 2, 3, 4, 5")
-        return desk.rows("SELECT kind, value, reports, reporters, last_seen, types "
-                         "FROM entity_stats ORDER BY 1, 2")
+@pytest.mark.parametrize("sweeping", [False, True], ids=["report-by-report", "swept"])
+def test_running_totals_follow_case_changes_refiles_and_purges(
+    desk: Desk, sweeping: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(9)
+    if sweeping:  # every backlog swept in key order, a few rows per transaction
+        monkeypatch.setattr(entity_index, "SWEEP_MIN", 1)
+        monkeypatch.setattr(entity_index, "MIN_SWEEP_ROWS", 1)
+        monkeypatch.setattr(entity_index, "FIRST_SWEEP_ROWS", 7)
+    file_eighty(desk, rng)
 
-    assert kept() == recomputed()
+    assert indexed(desk) == recounted(desk)
     for receipt, in desk.rows("SELECT receipt FROM reports ORDER BY random() LIMIT 30"):
         tipline(desk.path, "case", receipt, "--status", rng.choice(["reviewing", "closed"]))
-    assert kept() == recomputed()
+    assert indexed(desk) == recounted(desk)
     desk.db.execute("UPDATE reports SET target_type = 'payment', reporter = 'p_x', "
                     "received_at = received_at - 86400 WHERE id % 3 = 0")
-    assert kept() == recomputed()
+    assert indexed(desk) == recounted(desk)
     desk.db.execute("DELETE FROM reports WHERE received_at < ?", (desk.now - 30 * DAY,))
-    assert kept() == recomputed() and kept()
+    assert indexed(desk) == recounted(desk) and indexed(desk)
     desk.db.execute("DELETE FROM report_identifiers WHERE kind = 'phone'")
-    assert kept() == recomputed()
+    assert indexed(desk) == recounted(desk)
     # An identifier added to a report triage has already indexed: indexed on the next run.
     desk.db.execute("INSERT INTO report_identifiers (report_id, kind, value, raw) SELECT "
                     "max(id), 'domain', 'late.top', 'late.top' FROM reports")
-    assert kept() == recomputed()
+    assert indexed(desk) == recounted(desk)
     # The newest reports deleted, their ids come back with the next ones: indexed too.
     desk.db.execute("DELETE FROM reports WHERE id > (SELECT max(id) - 5 FROM reports)")
     for n in range(3):
         desk.file(f"site{n}.top 电话 13912340001", reporter="p_new")
-    assert kept() == recomputed()
+    assert indexed(desk) == recounted(desk)
     desk.db.execute("DELETE FROM reports")
-    assert kept() == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
+    assert indexed(desk) == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
+
+
+def test_reports_that_change_while_a_sweep_runs_are_counted_as_they_end_up(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Between the sweep's transactions, other processes close cases, refile and purge
+    # reports, take identifiers off and add them, and file new reports.
+    rng = random.Random(4)
+    monkeypatch.setattr(entity_index, "MIN_SWEEP_ROWS", 1)
+    monkeypatch.setattr(entity_index, "FIRST_SWEEP_ROWS", 6)
+    monkeypatch.setattr(entity_index, "MAX_SWEEP_ROWS", 6)
+    file_eighty(desk, rng)
+    other = connect(desk.path)
+    changes = [
+        "UPDATE reports SET status = 'closed' WHERE id % 5 = 1",
+        "UPDATE reports SET reporter = 'p_x', target_type = 'payment' WHERE id % 7 = 2",
+        "DELETE FROM report_identifiers WHERE kind = 'phone' AND report_id % 4 = 0",
+        "INSERT INTO report_identifiers (report_id, kind, value, raw) SELECT id, 'domain', "
+        "'late.top', 'late.top' FROM reports WHERE id % 9 = 3",
+        "DELETE FROM reports WHERE id % 11 = 5",
+        "DELETE FROM reports WHERE id > (SELECT max(id) - 4 FROM reports)",  # ids come back
+        "UPDATE reports SET received_at = received_at - 86400 WHERE id % 6 = 0",
+    ]
+    parts = 0
+
+    def between(done: int) -> None:
+        nonlocal parts
+        parts += 1
+        if changes:
+            other.execute(changes.pop(0))
+            if parts == 6:
+                for n in range(3):
+                    desk.file(f"site{n}.top 电话 13912340001", reporter="p_new")
+
+    assert entity_index.sweep(desk.db, progress=between) > 0
+    assert not changes and parts > 8
+    assert indexed(desk) == recounted(desk)
+
+
+def test_a_sweep_cut_short_is_finished_by_the_next_catch_up_in_any_process(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(entity_index, "MIN_SWEEP_ROWS", 1)
+    monkeypatch.setattr(entity_index, "FIRST_SWEEP_ROWS", 5)
+    monkeypatch.setattr(entity_index, "MAX_SWEEP_ROWS", 5)
+    monkeypatch.setattr(entity_index, "SWEEP_MIN", 50)
+    file_eighty(desk, random.Random(5))
+
+    def interrupted(done: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        entity_index.sweep(desk.db, progress=interrupted)
+    ((to, kind),) = desk.rows("SELECT sweep_to, swept_kind FROM entity_index")
+    assert to == 80 and kind  # some entities swept, the cursor kept
+    desk.db.execute("UPDATE reports SET status = 'closed' WHERE id % 3 = 0")  # re-queued
+    # Meanwhile `tipline show` counts each report naming an identifier once: swept or not,
+    # re-queued or not.
+    naming = dict(desk.rows("SELECT kind || ':' || value, count(*) FROM report_identifiers "
+                            "GROUP BY kind, value"))
+    for receipt, in desk.rows("SELECT receipt FROM reports"):
+        case = load_case(desk.db, receipt)
+        assert case is not None
+        assert {f"{i.kind}:{i.value}": i.reports for i in case.identifiers}.items() \
+            <= naming.items()
+    # Two processes take part: one is cut short again, another finishes the sweep.
+    calls = []
+    ((queued,),) = desk.rows("SELECT count(*) FROM entity_pending")
+
+    def helped(done: int) -> None:
+        calls.append(done)
+        if len(calls) == 1:
+            # All of the sweep, then the late report and those re-queued.
+            assert entity_index.catch_up(connect(desk.path)) == 80 + 1 + queued
+
+    desk.file("site1.top", reporter="p_late")
+    entity_index.sweep(desk.db, progress=helped)
+    assert desk.rows("SELECT sweep_to, indexed_to FROM entity_index") == [(None, 81)]
+    assert indexed(desk) == recounted(desk)
 
 
 def test_a_backlog_is_indexed_in_transactions_that_hold_the_lock_about_as_long_as_asked(
