@@ -3,13 +3,16 @@
 entity_reports (one row per identifier and report) and entity_stats (one row per entity)
 are what `tipline triage` ranks from (db/summary.py). Filing a report does not write
 them: the chat's engine and the import would pay for it on every tip. Instead the reports
-above entity_index.indexed_to, and those in entity_pending, are indexed here (`catch_up`):
-  - by `tipline triage` before it reads;
-  - by `tipline import` once its reports are filed, in as few transactions as its
-    bounded hold of the write lock allows: both tables are keyed by (kind, value), so
-    each identifier lands on a page at random, and the more of them one transaction
-    sorts in, the fewer pages each writes.
-Deletions and status changes still follow by trigger (migration 6), so rows never go stale.
+above entity_index.indexed_to, and those in entity_pending, are indexed here (`catch_up`),
+by `tipline triage` before it reads and by `tipline import` once its reports are filed,
+each transaction holding the write lock ~0.5 s (db.pace). Two ways:
+  - report by report (`index_new`), for the few filed since the last run;
+  - in key order (`sweep`), for a big backlog such as an import's. Both tables are keyed
+    by (kind, value): report by report, each identifier writes a page at random (~140 us
+    a report into a million reports' tables); swept, each transaction takes in whole
+    entities in key order, so each page is written about once (~19 us a report).
+Deletions and status changes still follow by trigger (migrations 6 and 10), so rows never
+go stale, a sweep's included.
 """
 
 from __future__ import annotations
