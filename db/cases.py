@@ -22,9 +22,9 @@ _REPORTS_NAMING = """(
     (SELECT count(*) FROM entity_reports AS e WHERE e.kind = i.kind AND e.value = i.value
         AND e.report_id NOT IN (SELECT report_id FROM entity_pending))
     + (SELECT count(*) FROM entity_index AS x CROSS JOIN report_identifiers AS o
-        WHERE o.report_id > x.indexed_to AND o.kind = i.kind AND o.value = i.value
-        AND NOT (o.report_id <= coalesce(x.sweep_to, 0)
-            AND (o.kind, o.value) <= (x.swept_kind, x.swept_value))
+        WHERE o.report_id > CASE WHEN (i.kind, i.value) <= (x.swept_kind, x.swept_value)
+            THEN max(x.indexed_to, coalesce(x.sweep_to, 0)) ELSE x.indexed_to END
+        AND o.kind = i.kind AND o.value = i.value
         AND o.report_id NOT IN (SELECT report_id FROM entity_pending))
     + (SELECT count(*) FROM entity_pending AS p CROSS JOIN report_identifiers AS o
         ON o.report_id = p.report_id AND o.kind = i.kind AND o.value = i.value)

@@ -204,9 +204,11 @@ def sweep(db: sqlite_utils.Database, seconds: float = CATCH_UP_SECONDS,
     conn = db.conn
     with write_transaction(db):
         conn.execute("UPDATE entity_index SET sweep_to = (SELECT coalesce(max(id), 0) "
-                     "FROM reports), swept_kind = '', swept_value = '' WHERE sweep_to IS NULL")
-        low, high, kind, value = conn.execute(
-            "SELECT indexed_to, sweep_to, swept_kind, swept_value FROM entity_index").fetchone()
+                     "FROM reports), sweep_serial = sweep_serial + 1, swept_kind = '', "
+                     "swept_value = '' WHERE sweep_to IS NULL")
+        low, high, serial, kind, value = conn.execute(
+            "SELECT indexed_to, sweep_to, sweep_serial, swept_kind, swept_value "
+            "FROM entity_index").fetchone()
     (reports,) = conn.execute(
         "SELECT count(*) FROM reports WHERE id > ? AND id <= ?", (low, high)).fetchone()
     try:
@@ -216,7 +218,7 @@ def sweep(db: sqlite_utils.Database, seconds: float = CATCH_UP_SECONDS,
         while True:
             started = pace.start()
             with write_transaction(db):
-                rows = _sweep_part(db, pace.size)
+                rows = _sweep_part(db, serial, pace.size)
             if rows is None:
                 return int(reports)
             pace.done(started, rows, full=True)
@@ -251,16 +253,19 @@ def _stage(db: sqlite_utils.Database, low: int, high: int, kind: str, value: str
     return int(cursor.rowcount)
 
 
-def _sweep_part(db: sqlite_utils.Database, rows: int) -> int | None:
+def _sweep_part(db: sqlite_utils.Database, serial: int, rows: int) -> int | None:
     """Take in about `rows` staged rows, whole entities; return how many, None when done.
 
     Runs inside the caller's write transaction, from the cursor as it stands now: another
-    process may have moved it on, or ended the sweep.
+    process may have moved it on, or ended the sweep (and maybe begun another, which
+    these staged rows are not for). The rows counted are those staged, taken in or
+    skipped: what the transaction's time follows.
     """
     conn = db.conn
-    low, high, kind, value = conn.execute(
-        "SELECT indexed_to, sweep_to, swept_kind, swept_value FROM entity_index").fetchone()
-    if high is None:
+    low, high, now_serial, kind, value = conn.execute(
+        "SELECT indexed_to, sweep_to, sweep_serial, swept_kind, swept_value "
+        "FROM entity_index").fetchone()
+    if high is None or now_serial != serial:
         return None
     after = {"kind": kind, "value": value}
     # The entity of the rows-th staged row after the cursor ends this part (all of its
@@ -272,19 +277,21 @@ def _sweep_part(db: sqlite_utils.Database, rows: int) -> int | None:
         end = conn.execute(f"SELECT kind, value FROM {_STAGED} WHERE (kind, value) > "
                            "(:kind, :value) ORDER BY kind DESC, value DESC LIMIT 1",
                            after).fetchone()
-    written = 0
+    taken = 0
     if end is not None:
         span = {**after, "end_kind": end[0], "end_value": end[1], "low": low, "high": high}
+        (taken,) = conn.execute(
+            f"SELECT count(*) FROM {_STAGED} WHERE (kind, value) > (:kind, :value) "
+            "AND (kind, value) <= (:end_kind, :end_value)", span).fetchone()
         conn.execute(_SWEEP_STATS, span)
         conn.execute(_SWEEP_ROWS, span)
-        (written,) = conn.execute("SELECT changes()").fetchone()  # rowcount misses WITH
         kind, value = end
         if conn.execute(f"SELECT 1 FROM {_STAGED} WHERE (kind, value) > (?, ?) LIMIT 1",
                         (kind, value)).fetchone() is not None:
             conn.execute("UPDATE entity_index SET swept_kind = ?, swept_value = ?",
                          (kind, value))
-            return int(written)
+            return int(taken)
     # All staged: the range is indexed (its changed reports wait in entity_pending).
     conn.execute("UPDATE entity_index SET indexed_to = max(indexed_to, sweep_to), "
                  "sweep_to = NULL, swept_kind = '', swept_value = ''")
-    return int(written)
+    return int(taken)

@@ -391,8 +391,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # (db/entities.py, "sweep"): the reports in (indexed_to, sweep_to] are taken in
         # for every entity up to (swept_kind, swept_value), one range of keys per
         # transaction, so each page of triage's tables is written about once. sweep_to
-        # is NULL when no sweep is under way.
+        # is NULL when no sweep is under way; sweep_serial counts the sweeps begun, so a
+        # process that staged rows for one never takes part in the next with them.
         "ALTER TABLE entity_index ADD COLUMN sweep_to INTEGER",
+        "ALTER TABLE entity_index ADD COLUMN sweep_serial INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE entity_index ADD COLUMN swept_kind TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE entity_index ADD COLUMN swept_value TEXT NOT NULL DEFAULT ''",
         # A report of the sweep that changes while it runs is left to the re-index that

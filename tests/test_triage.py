@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -469,6 +471,17 @@ def test_running_totals_follow_case_changes_refiles_and_purges(
     assert indexed(desk) == [] and desk.rows("SELECT count(*) FROM entity_reports") == [(0,)]
 
 
+def assert_shown_counts_exact(desk: Desk) -> None:
+    """`tipline show` counts each report naming an identifier once, whatever is indexed."""
+    naming = dict(desk.rows("SELECT kind || ':' || value, count(*) FROM report_identifiers "
+                            "GROUP BY kind, value"))
+    for receipt, in desk.rows("SELECT receipt FROM reports"):
+        case = load_case(desk.db, receipt)
+        assert case is not None
+        shown = {f"{i.kind}:{i.value}": i.reports for i in case.identifiers}
+        assert shown.items() <= naming.items(), receipt
+
+
 def test_reports_that_change_while_a_sweep_runs_are_counted_as_they_end_up(
     desk: Desk, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -495,6 +508,7 @@ def test_reports_that_change_while_a_sweep_runs_are_counted_as_they_end_up(
     def between(done: int) -> None:
         nonlocal parts
         parts += 1
+        assert_shown_counts_exact(desk)
         if changes:
             other.execute(changes.pop(0))
             if parts == 6:
@@ -525,14 +539,10 @@ def test_a_sweep_cut_short_is_finished_by_the_next_catch_up_in_any_process(
     desk.db.execute("UPDATE reports SET status = 'closed' WHERE id % 3 = 0")  # re-queued
     # Meanwhile `tipline show` counts each report naming an identifier once: swept or not,
     # re-queued or not.
-    naming = dict(desk.rows("SELECT kind || ':' || value, count(*) FROM report_identifiers "
-                            "GROUP BY kind, value"))
-    for receipt, in desk.rows("SELECT receipt FROM reports"):
-        case = load_case(desk.db, receipt)
-        assert case is not None
-        assert {f"{i.kind}:{i.value}": i.reports for i in case.identifiers}.items() \
-            <= naming.items()
-    # Two processes take part: one is cut short again, another finishes the sweep.
+    assert_shown_counts_exact(desk)
+    # Two processes take part. This one is cut short again; another finishes the sweep,
+    # then more reports come and a second sweep begins: what this one staged for the
+    # first must not go into it.
     calls = []
     ((queued,),) = desk.rows("SELECT count(*) FROM entity_pending")
 
@@ -541,10 +551,83 @@ def test_a_sweep_cut_short_is_finished_by_the_next_catch_up_in_any_process(
         if len(calls) == 1:
             # All of the sweep, then the late report and those re-queued.
             assert entity_index.catch_up(connect(desk.path)) == 80 + 1 + queued
+            file_eighty(desk, random.Random(6))
+            with pytest.raises(KeyboardInterrupt):
+                entity_index.sweep(connect(desk.path), progress=interrupted)
+            assert desk.rows("SELECT sweep_to FROM entity_index") == [(161,)]
 
     desk.file("site1.top", reporter="p_late")
     entity_index.sweep(desk.db, progress=helped)
-    assert desk.rows("SELECT sweep_to, indexed_to FROM entity_index") == [(None, 81)]
+    assert len(calls) == 1 and desk.rows("SELECT sweep_to FROM entity_index") == [(161,)]
+    assert_shown_counts_exact(desk)
+    assert indexed(desk) == recounted(desk)
+    assert desk.rows("SELECT sweep_to, indexed_to FROM entity_index") == [(None, 161)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_sweep_stays_exact_whatever_other_processes_do_between_its_steps(
+    desk: Desk, seed: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Random writes before the sweep stages its rows and between its transactions,
+    # another process joining the sweep and being cut short; `show` checked throughout.
+    rng = random.Random(seed)
+    monkeypatch.setattr(entity_index, "MIN_SWEEP_ROWS", 1)
+    monkeypatch.setattr(entity_index, "FIRST_SWEEP_ROWS", 3)
+    monkeypatch.setattr(entity_index, "MAX_SWEEP_ROWS", 3)
+    monkeypatch.setattr(entity_index, "SWEEP_MIN", 10**9)  # only this one sweep
+
+    def file(count: int) -> None:
+        for _ in range(count):
+            desk.file(f"site{rng.randrange(5)}.top 电话 1391234{rng.randrange(4):04d}",
+                      reporter=f"p{rng.randrange(5)}", days_ago=rng.random() * 9,
+                      target_type=rng.choice(["exchange", "payment"]))
+
+    def join() -> None:
+        cut_after = rng.randint(1, 3)
+
+        def cut(done: int) -> None:
+            nonlocal cut_after
+            cut_after -= 1
+            if cut_after <= 0:
+                raise KeyboardInterrupt
+
+        with contextlib.suppress(KeyboardInterrupt):
+            entity_index.catch_up(connect(desk.path), progress=cut)
+
+    file(30)
+    other = connect(desk.path)
+    writes: list[Callable[[], object]] = [
+        lambda: other.execute("UPDATE reports SET status = 'closed' WHERE id = ?",
+                              (rng.randint(1, 40),)),
+        lambda: other.execute("UPDATE reports SET reporter = 'px', target_type = 'payment' "
+                              "WHERE id = ?", (rng.randint(1, 40),)),
+        lambda: other.execute("UPDATE reports SET received_at = received_at - 5 WHERE id = ?",
+                              (rng.randint(1, 40),)),
+        lambda: other.execute("DELETE FROM report_identifiers WHERE report_id = ? "
+                              "AND kind = 'phone'", (rng.randint(1, 40),)),
+        lambda: other.execute("INSERT OR IGNORE INTO report_identifiers SELECT id, 'domain', "
+                              "?, 'x' FROM reports WHERE id = ?",
+                              (f"site{rng.randrange(6)}.top", rng.randint(1, 40))),
+        lambda: other.execute("DELETE FROM reports WHERE id = ?", (rng.randint(1, 40),)),
+        lambda: other.execute("DELETE FROM reports WHERE id > (SELECT max(id) - ? "
+                              "FROM reports)", (rng.randint(1, 3),)),  # their ids come back
+        lambda: file(rng.randint(1, 3)),
+    ]
+    stage = entity_index._stage
+
+    def staged_late(db: Any, *args: Any) -> int:
+        for _ in range(rng.randint(0, 4)):  # after the sweep began, before it reads
+            rng.choice(writes)()
+        return stage(db, *args)
+
+    def between(done: int) -> None:
+        for _ in range(rng.randint(0, 3)):
+            rng.choice([*writes, join])()
+        assert_shown_counts_exact(desk)
+
+    monkeypatch.setattr(entity_index, "_stage", staged_late)
+    entity_index.sweep(desk.db, progress=between)
+    monkeypatch.setattr(entity_index, "_stage", stage)
     assert indexed(desk) == recounted(desk)
 
 
