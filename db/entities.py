@@ -175,28 +175,8 @@ def catch_up(db: sqlite_utils.Database, seconds: float = CATCH_UP_SECONDS,
         pace.done(started, done)
         total += done
         if done == 0:
-            read_names(db)
             return total
         report(0)
-
-
-def read_names(db: sqlite_utils.Database) -> int:
-    """Store the pinyin of every Chinese name entity not read yet; return how many.
-
-    Names in Latin script read as themselves and are not stored.
-    """
-    unread = [value for (value,) in db.execute(
-        "SELECT s.value FROM entity_stats AS s WHERE s.kind = 'name' AND NOT EXISTS "
-        "(SELECT 1 FROM name_readings AS n WHERE n.value = s.value)") if not value.isascii()]
-    if not unread:
-        return 0
-    from triage.similar import name_reading  # pypinyin: only when there is a name to read
-
-    readings = [(value, name_reading(value)) for value in unread]
-    with write_transaction(db):
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO name_readings (value, pinyin) VALUES (?, ?)", readings)
-    return len(readings)
 
 
 def _sweep_due(db: sqlite_utils.Database) -> bool:

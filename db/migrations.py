@@ -431,16 +431,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE OLD.id > indexed_to AND OLD.id <= sweep_to;
         END""",
     ),
-    (
-        # The toneless pinyin of each Chinese name entity (triage.similar.name_reading),
-        # written when triage's tables are brought up to date (db/entities.py): reading
-        # names for "possibly the same" then needs no pypinyin in `tipline triage`, whose
-        # dictionaries take ~0.3 s to load. A function of the value alone: never stale.
-        """CREATE TABLE name_readings (
-            value TEXT PRIMARY KEY,
-            pinyin TEXT NOT NULL
-        ) WITHOUT ROWID""",
-    ),
 )
 
 

@@ -313,17 +313,6 @@ class SqlSummary:
             terms[kind, value] = name  # the last written is the first by name
         return terms
 
-    def name_readings(self, names: Collection[str]) -> dict[str, str]:
-        """Return the stored pinyin readings of these names (db.entities.read_names)."""
-        unique = sorted(set(names))
-        readings: dict[str, str] = {}
-        for start in range(0, len(unique), 500):  # below SQLite's parameter limit
-            chunk = unique[start:start + 500]
-            readings.update(self.db.execute(
-                f"SELECT value, pinyin FROM name_readings WHERE value IN "
-                f"({','.join('?' * len(chunk))})", chunk).fetchall())
-        return readings
-
     def reports_since(self, filters: Filters, at: int) -> int:
         """Count the selected reports received after a time."""
         where, params = _where(filters)

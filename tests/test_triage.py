@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -159,31 +156,6 @@ def test_possibly_the_same_platform_is_suggested_never_merged(desk: Desk) -> Non
              for s in report["suggestions"]]
     assert ({"火币", "huobi-vip.cc"}, 90.0, "huobi inside huobi vip") in pairs
     assert {"火币", "huobi-vip.cc"} <= {e["value"] for e in report["entities"]}
-
-
-def test_names_are_read_in_pinyin_once_so_triage_loads_no_dictionaries(
-    desk: Desk, tmp_path: Path,
-) -> None:
-    desk.file("平台名称：火币", reporter="p_ann")
-    desk.file("https://huobi-vip.cc/register", reporter="p_bob")
-    desk.file("平台名称：币安 binance.com", reporter="p_cat")
-    first = triage_json(desk)  # indexes the reports: each Chinese name read once, kept
-    assert desk.rows("SELECT value, pinyin FROM name_readings ORDER BY pinyin") == [
-        ("币安", "bian"), ("火币", "huobi")]
-    assert first["suggestions"]
-
-    # The next run reads the stored pinyin: neither pypinyin's dictionaries nor the
-    # public suffix list are loaded (half a second at start-up), and it suggests the same.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "TIPLINE_"))}
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "bot", "triage", "--format", "json"],
-        env={**clean, "TIPLINE_DB": str(desk.path)}, cwd=tmp_path, capture_output=True,
-        text=True, timeout=60)
-    assert result.returncode == 0, result.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
-    assert "triage.similar" in imported
-    assert not imported & {"pypinyin", "tldextract"}
-    assert json.loads(result.stdout)["suggestions"] == first["suggestions"]
 
 
 def test_the_table_is_for_the_terminal_with_chinese_names_aligned(desk: Desk) -> None:

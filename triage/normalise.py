@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable
 
 import opencc
+from pypinyin import Style, lazy_pinyin
 
 # Latin words that only say "a platform": dropped when they are a separate trailing word.
 _LATIN_SUFFIXES = frozenset({
@@ -108,16 +108,7 @@ def to_pinyin(word: str) -> str:
     """Return a word in toneless pinyin, syllables joined (Latin text passes unchanged)."""
     if word.isascii():
         return word
-    return "".join(_pinyin_reader()(word))
-
-
-@functools.cache
-def _pinyin_reader() -> Callable[[str], list[str]]:
-    """pypinyin's toneless reader, imported on first use: loading its dictionaries takes
-    ~0.3 s, which `tipline triage` spares by reading names' pinyin stored at indexing."""
-    from pypinyin import Style, lazy_pinyin
-
-    return functools.partial(lazy_pinyin, style=Style.NORMAL, errors="default")
+    return "".join(lazy_pinyin(word, style=Style.NORMAL, errors="default"))
 
 
 def pinyin_key(name: str) -> str:

@@ -3,9 +3,8 @@
 Suggestions are shown to investigators, scored 0-100, and never merged: two entities stay
 two. Each name or domain is read as words in toneless pinyin (triage.normalise):
   name     its match-key words, Chinese read in pinyin: 「火币网」 → huobi, Huobi Pro → huobi
-  domain   the registrable domain (as extract files it) without its public suffix,
-           i.e. its first label, split on '-', a Unicode label decoded first:
-           huobi-vip.com → "huobi vip", 火币.com → huobi
+  domain   the registrable domain without its public suffix, split on '-', a Unicode
+           label decoded first: huobi-vip.com → "huobi vip", 火币.com → huobi
 and its key is those words joined ("huobivip"). A pair scores
   100  the same key: Huobi / huobi.com ("same key"), 火币 / Huobi ("same pinyin")
    95  the same words in another order: vip-huobi.cc / huobi-vip.com
@@ -20,9 +19,6 @@ gives 85.5 to any two labels sharing one word when one is 1.5 times longer
 words are a subset, however generic; measured on 20,000 generated domains, that buried
 the real leads under a quarter of a million suggestions.
 
-A name's pinyin may be given (`similar(…, pinyin)`: db.entities stores it for every
-Chinese name entity when indexing), so that triage need not load pypinyin's dictionaries.
-
 Scale: no pair is compared unless it can score: identical keys and word orders come from
 a dict; containment by looking up each entity's word runs, prefixes and suffixes among the
 keys (linear); spellings by symmetric deletion: two keys one edit apart share a key with
@@ -34,14 +30,13 @@ brand, and yields nothing. Missed by design: spellings two or more edits apart.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import chain
 
 import idna
 from rapidfuzz import fuzz, utils
 
-from triage.hosts import to_ascii
+from triage.hosts import split_host, to_ascii
 from triage.normalise import name_words, to_pinyin
 
 THRESHOLD = 85.0
@@ -75,15 +70,13 @@ class Reading:
 
 
 def _domain_words(domain: str) -> tuple[str, ...]:
-    """Return the words of a registrable domain's label, the part before its public suffix.
-
-    A registrable domain is one label and its suffix, so the label is what precedes the
-    first dot: no suffix list to load.
-    """
+    """Return the words of a domain's registrable label, without its public suffix."""
     ascii_host = to_ascii(domain)
-    if not ascii_host or "." not in ascii_host:
+    parts = split_host(ascii_host) if ascii_host else None
+    if parts is None:
         return ()
-    label = ascii_host.split(".", 1)[0]
+    registrable, suffix = parts
+    label = registrable[: -len(suffix) - 1]
     if label.startswith("xn--"):
         try:
             label = idna.decode(label)
@@ -92,21 +85,8 @@ def _domain_words(domain: str) -> tuple[str, ...]:
     return name_words(label)
 
 
-def pinyin_words(words: tuple[str, ...]) -> tuple[str, ...]:
-    """Return words read in toneless pinyin, as compared (lower-case, split on non-letters)."""
-    return tuple(utils.default_process(" ".join(map(to_pinyin, words))).split())
-
-
-def name_reading(name: str) -> str:
-    """Return a name's pinyin words joined by spaces: what db.entities stores for it."""
-    return " ".join(pinyin_words(name_words(name)))
-
-
-def read(entity: Entity, reading: str | None = None) -> Reading | None:
-    """Read a name or domain into its keys and pinyin words; None if not comparable.
-
-    `reading`: the name's stored `name_reading`, if known (it spares pypinyin).
-    """
+def read(entity: Entity) -> Reading | None:
+    """Read a name or domain into its keys and pinyin words; None if not comparable."""
     kind, value = entity
     if kind == "name":
         words = name_words(value)
@@ -114,8 +94,7 @@ def read(entity: Entity, reading: str | None = None) -> Reading | None:
         words = _domain_words(value)
     else:
         return None
-    pinyin = (tuple(reading.split()) if reading is not None and kind == "name"
-              else pinyin_words(words))
+    pinyin = tuple(w for w in utils.default_process(" ".join(map(to_pinyin, words))).split())
     if len("".join(pinyin)) < _MIN_KEY:
         return None
     return Reading("".join(words), "".join(pinyin), pinyin)
@@ -181,17 +160,10 @@ def _candidates(readings: list[Reading]) -> set[tuple[int, int]]:
     return pairs
 
 
-def similar(entities: list[Entity], pinyin: Mapping[str, str] | None = None
-            ) -> list[Suggestion]:
-    """Suggest pairs of names/domains that are possibly the same platform, best first.
-
-    `pinyin`: stored `name_reading`s of names, by value (the others are read here).
-    """
-    known = pinyin or {}
+def similar(entities: list[Entity]) -> list[Suggestion]:
+    """Suggest pairs of names/domains that are possibly the same platform, best first."""
     unique = sorted({e for e in entities if e[0] in KINDS})
-    readable = [(entity, r) for entity in unique
-                if (r := read(entity, known.get(entity[1]) if entity[0] == "name" else None))
-                is not None]
+    readable = [(entity, r) for entity in unique if (r := read(entity)) is not None]
     readings = [r for _, r in readable]
     found: dict[tuple[int, int], tuple[float, str]] = {}
     for i, j in _candidates(readings):

@@ -156,10 +156,6 @@ class SummarySource(Protocol):
         """Count the selected reports received after a time."""
         ...
 
-    def name_readings(self, names: Collection[str]) -> dict[str, str]:
-        """Return the stored pinyin readings (triage.similar.name_reading) of these names."""
-        ...
-
     def per_day(self, filters: Filters, start: int) -> list[tuple[int, int]]:
         """Return (day number, reports) for the selected reports received since `start`."""
         ...
@@ -275,9 +271,7 @@ def summarise(source: SummarySource, filters: Filters, now: int, top: int,
         ))
     shown = {(e.kind, e.value) for e in entities}
     pool = [*shown, *((row.kind, row.value) for row in by_ceiling[:SUGGESTION_POOL])]
-    readings = source.name_readings([value for kind, value in pool if kind == "name"])
-    suggestions = [s for s in similar(pool, readings)
-                   if s.a in shown or s.b in shown][:MAX_SUGGESTIONS]
+    suggestions = [s for s in similar(pool) if s.a in shown or s.b in shown][:MAX_SUGGESTIONS]
     per_day: list[tuple[int, int]] = []
     start = 0
     if chart:
