@@ -17,7 +17,9 @@ go stale, a sweep's included.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from typing import NamedTuple
 
 import sqlite_utils
 
@@ -112,6 +114,22 @@ _SWEPT = f"""
 _SWEEP_STATS, _SWEEP_ROWS = _SWEPT + _STATS, _SWEPT + _ROWS
 
 
+class _Index(NamedTuple):
+    """entity_index's one row: what is indexed, and the sweep under way (sweep_to None: none)."""
+
+    indexed_to: int
+    sweep_to: int | None
+    sweep_serial: int
+    swept_kind: str
+    swept_value: str
+
+
+def _index(conn: sqlite3.Connection) -> _Index:
+    return _Index(*conn.execute(
+        "SELECT indexed_to, sweep_to, sweep_serial, swept_kind, swept_value "
+        "FROM entity_index").fetchone())
+
+
 def index_new(db: sqlite_utils.Database, limit: int | None = None) -> int | None:
     """Index up to `limit` new reports (all if None) and every pending one; return how many.
 
@@ -119,8 +137,7 @@ def index_new(db: sqlite_utils.Database, limit: int | None = None) -> int | None
     end before anything else is indexed (it skips pending reports, and owns its range).
     """
     conn = db.conn
-    indexed_to, sweep_to = conn.execute(
-        "SELECT indexed_to, sweep_to FROM entity_index").fetchone()
+    indexed_to, sweep_to, *_ = _index(conn)
     if sweep_to is not None:
         return None
     new, upto = conn.execute(  # LIMIT -1: no limit
@@ -181,8 +198,7 @@ def catch_up(db: sqlite_utils.Database, seconds: float = CATCH_UP_SECONDS,
 
 def _sweep_due(db: sqlite_utils.Database) -> bool:
     """Whether a sweep is under way, or the new reports are many enough for one."""
-    indexed_to, sweep_to = db.execute(
-        "SELECT indexed_to, sweep_to FROM entity_index").fetchone()
+    indexed_to, sweep_to, *_ = _index(db.conn)
     if sweep_to is not None:
         return True
     (newer,) = db.execute(  # stops counting at SWEEP_MIN
@@ -206,9 +222,8 @@ def sweep(db: sqlite_utils.Database, seconds: float = CATCH_UP_SECONDS,
         conn.execute("UPDATE entity_index SET sweep_to = (SELECT coalesce(max(id), 0) "
                      "FROM reports), sweep_serial = sweep_serial + 1, swept_kind = '', "
                      "swept_value = '' WHERE sweep_to IS NULL")
-        low, high, serial, kind, value = conn.execute(
-            "SELECT indexed_to, sweep_to, sweep_serial, swept_kind, swept_value "
-            "FROM entity_index").fetchone()
+        low, high, serial, kind, value = _index(conn)
+    assert high is not None  # just begun, by this process or another
     (reports,) = conn.execute(
         "SELECT count(*) FROM reports WHERE id > ? AND id <= ?", (low, high)).fetchone()
     try:
@@ -262,9 +277,7 @@ def _sweep_part(db: sqlite_utils.Database, serial: int, rows: int) -> int | None
     skipped: what the transaction's time follows.
     """
     conn = db.conn
-    low, high, now_serial, kind, value = conn.execute(
-        "SELECT indexed_to, sweep_to, sweep_serial, swept_kind, swept_value "
-        "FROM entity_index").fetchone()
+    low, high, now_serial, kind, value = _index(conn)
     if high is None or now_serial != serial:
         return None
     after = {"kind": kind, "value": value}

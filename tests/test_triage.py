@@ -631,13 +631,46 @@ def test_a_sweep_stays_exact_whatever_other_processes_do_between_its_steps(
     assert indexed(desk) == recounted(desk)
 
 
+def paced_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A clock for db.pace that moves only when a test moves it (clock[0] += seconds)."""
+    clock = [0.0]
+    monkeypatch.setattr(pace, "_clock", lambda: clock[0])
+    return clock
+
+
+def test_a_sweep_takes_whole_entities_in_transactions_that_hold_the_lock_about_as_asked(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file_eighty(desk, random.Random(3))
+    clock = paced_clock(monkeypatch)  # a staged row costs 1 ms: 0.01 s of lock is 10 rows
+    asked: list[int] = []
+    sweep_part = entity_index._sweep_part
+
+    def timed(db: Any, serial: int, rows: int) -> int | None:
+        taken = sweep_part(db, serial, rows)
+        if taken is not None:
+            asked.append(rows)
+            assert taken >= rows or not desk.rows("SELECT sweep_to FROM entity_index "
+                                                  "WHERE sweep_to IS NOT NULL")
+            clock[0] += taken * 0.001
+        return taken
+
+    monkeypatch.setattr(entity_index, "_sweep_part", timed)
+    monkeypatch.setattr(entity_index, "FIRST_SWEEP_ROWS", 2)
+    monkeypatch.setattr(entity_index, "MIN_SWEEP_ROWS", 1)
+    assert entity_index.sweep(desk.db, seconds=0.01) == 80
+    # The first part is a guess; the next grows at most fourfold, then the pace holds
+    # (whole entities: a part may take more rows than asked, never fewer but the last).
+    assert asked[:2] == [2, 8] and set(asked[2:]) <= set(range(1, 11)) and len(asked) > 4
+    assert indexed(desk) == recounted(desk)
+
+
 def test_a_backlog_is_indexed_in_transactions_that_hold_the_lock_about_as_long_as_asked(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for n in range(300):
         desk.file(f"site{n % 7}.top", reporter=f"p_{n % 11}")
-    # A clock on which indexing a report takes 1 ms: 0.05 s of lock is 50 reports.
-    clock = [0.0]
+    clock = paced_clock(monkeypatch)  # a report costs 1 ms: 0.05 s of lock is 50 reports
     sizes: list[int] = []
     index_new = entity_index.index_new
 
@@ -648,7 +681,6 @@ def test_a_backlog_is_indexed_in_transactions_that_hold_the_lock_about_as_long_a
         return done
 
     monkeypatch.setattr(entity_index, "index_new", timed)
-    monkeypatch.setattr(pace, "_clock", lambda: clock[0])
     monkeypatch.setattr(entity_index, "FIRST_CHUNK", 5)
     monkeypatch.setattr(entity_index, "MIN_CHUNK", 1)
     assert entity_index.catch_up(desk.db, seconds=0.05) == 300

@@ -2,7 +2,7 @@
 
 Usage: python bench/scale/catch_up.py DB [--backlog 100000] [--report-by-report]
 
-Copies DB (say, the scale benchmark's million-report database) with its log, takes the
+Copies DB (say, the scale benchmark's million-report database), takes the
 newest --backlog reports out of triage's tables (all of them: the import's case, into
 empty tables), then times `db.entities.catch_up` as `tipline import` runs it, and prints
 the seconds, µs a report and peak memory. --report-by-report turns the sweep off. The
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.scale.scratch import scratch_copy  # noqa: E402
 from db import entities, imports  # noqa: E402
 from db.connection import connect, write_transaction  # noqa: E402
 from db.migrations import migrate  # noqa: E402
@@ -35,10 +35,7 @@ def main() -> None:
     parser.add_argument("--report-by-report", action="store_true", help="no sweep")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.db.parent) as folder:
-        copy = Path(folder) / args.db.name
-        for suffix in ("", "-wal"):
-            if Path(f"{args.db}{suffix}").exists():
-                shutil.copyfile(f"{args.db}{suffix}", f"{copy}{suffix}")
+        copy = scratch_copy(args.db, Path(folder))
         db = connect(copy)
         migrate(db)
         entities.catch_up(db)  # whatever the copy had not indexed yet: not timed

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import sqlite3
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.scale.scratch import scratch_copy  # noqa: E402
 from bot import importer  # noqa: E402
 from bot.pseudonym import pseudonymiser  # noqa: E402
 from db import entities, imports  # noqa: E402
@@ -87,12 +87,7 @@ def main() -> None:
         raise SystemExit(f"{args.tips}: {chunk.errors[:1] or 'no tips'}")
     filings = [filing._replace(received_at=None) for filing in chunk.filings]
     with tempfile.TemporaryDirectory(dir=args.db.parent) as folder:
-        copy = Path(folder) / "copy.db"
-        if not args.db.is_file():
-            raise SystemExit(f"no database at {args.db}")
-        with (contextlib.closing(sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)) as source,
-              contextlib.closing(sqlite3.connect(copy)) as target):
-            source.backup(target)  # with whatever the source's log holds
+        copy = scratch_copy(args.db, Path(folder))
         db = connect(copy)
         migrate(db)
         checkpointer = imports.tune_for_bulk(db, copy)
