@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 # Writes a development .env (random token and key) if missing, and says how to chat.
 run: $(VENV)/.installed-run
-	@$(BIN)/python -m bot.devenv
+	@$(BIN)/python -m bot.cli.devenv
 	$(BIN)/tipline serve
 
 test: $(VENV)/.installed-test

@@ -2,14 +2,16 @@
 
 A batch is one `BEGIN IMMEDIATE … COMMIT`: the write lock from its first statement (no
 read-then-upgrade races) and one commit for all its jobs. A job that raises undoes only
-itself. The engine runs its tickets in a transaction of its own making (bot/engine.py)
-and ends it with `commit` or `rollback` from here.
+itself. The engine (bot/server/engine.py) runs its tickets in a transaction it opens with
+`begin`, guards a message with `savepoint` when it must, and ends with `commit` or
+`rollback`: every transaction statement of the service is here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlite_utils
@@ -23,18 +25,15 @@ Outcome = tuple[bool, Any]
 
 def run_batch(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
     """Run `jobs` in one transaction; every outcome is final once this returns."""
-    conn = db.conn
     outcomes: list[Outcome] = []
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        begin(db)
         for job in jobs:
-            conn.execute("SAVEPOINT job")
             try:
-                outcomes.append((True, job(db)))
+                with savepoint(db):
+                    outcomes.append((True, job(db)))
             except Exception as error:
-                conn.execute("ROLLBACK TO job")
                 outcomes.append((False, error))
-            conn.execute("RELEASE job")
         commit(db)
     except Exception as error:
         rollback(db)
@@ -44,6 +43,30 @@ def run_batch(db: sqlite_utils.Database, jobs: Sequence[Job]) -> list[Outcome]:
         rollback(db)
         raise
     return outcomes
+
+
+def begin(db: sqlite_utils.Database) -> None:
+    """Open a transaction holding the write lock from its first statement."""
+    db.conn.execute("BEGIN IMMEDIATE")
+
+
+def in_transaction(db: sqlite_utils.Database) -> bool:
+    """Whether a transaction is open on this connection."""
+    return db.conn.in_transaction
+
+
+@contextmanager
+def savepoint(db: sqlite_utils.Database, name: str = "job") -> Iterator[None]:
+    """Run the block in a savepoint: if it raises, only its own effects are undone."""
+    conn = db.conn
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
 
 
 def commit(db: sqlite_utils.Database) -> None:

@@ -12,9 +12,15 @@ import sqlite_utils
 # WeChat gives up after 5 s; a writer waiting longer than this for another process's
 # lock has already lost the race, so it fails fast and the retry finds the stored reply.
 BUSY_TIMEOUT_MS = 2000
+# A person at a terminal can wait for the server's transactions longer than WeChat can.
+CLI_BUSY_TIMEOUT_MS = 10_000
+
+# The database handle every module outside db/ is given (so that only db/ names sqlite_utils).
+Database = sqlite_utils.Database
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+def connect(path: str | Path, *, readonly: bool = False,
+            busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.Database:
     """Open (creating its folder) the database at `path` with Tipline's pragmas."""
     path = Path(path)
     if readonly:
@@ -26,7 +32,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the first statement
         # of every transaction takes the write lock (no read-then-upgrade deadlocks).
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a commit is on disk (WAL fsynced) before a reply says "filed".

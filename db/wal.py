@@ -4,7 +4,7 @@ Under synchronous=FULL, SQLite fsyncs the write-ahead log inside COMMIT, while i
 the write lock, so the next batch cannot start until the disk answers (a few ms, during
 which the engine sat idle). Under synchronous=NORMAL the COMMIT only writes the log, and
 an fsync of that file afterwards makes everything committed before it durable: the same
-guarantee, because no reply leaves until that fsync returned (bot/engine.py), while the
+guarantee, because no reply leaves until that fsync returned (bot/server/engine.py), while the
 next batch already runs. NORMAL in WAL mode never corrupts the database on power loss
 (SQLite's own guarantee: checkpoints still sync); it only may lose the last commits,
 which is exactly what the fsync covers.

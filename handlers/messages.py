@@ -38,7 +38,7 @@ class Inbound:
     description: str = ""
     url: str = ""
     # Identifiers in the text (or a link's title and URL), when found ahead of time: the
-    # HTTP worker extracts them (bot/intake.py), so the engine's transaction need not.
+    # HTTP worker extracts them (bot/server/gate.py), so the engine's transaction need not.
     identifiers: tuple[Any, ...] | None = None
 
     def __reduce__(self) -> tuple[type[Inbound], tuple[Any, ...]]:

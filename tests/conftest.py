@@ -21,11 +21,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot import wechat
-from bot.access_log import SafeAccessLogger
-from bot.app import init_app
 from bot.config import Settings
-from bot.intake import Intake, Opened, Ticket
+from bot.server.access_log import SafeAccessLogger
+from bot.server.app import init_app
+from bot.server.gate import Intake, Opened, Ticket
+from bot.wechat import wire
 from tests.desk import Desk
 
 TOKEN = "tiplinetest"
@@ -62,7 +62,7 @@ class WeChat:
         self.url = url
         self.settings = settings
         self.crypto = (
-            wechat.Crypto(TOKEN, settings.wechat_encoding_aes_key, settings.wechat_app_id)
+            wire.Crypto(TOKEN, settings.wechat_encoding_aes_key, settings.wechat_app_id)
             if settings.safe_mode else None
         )
 
@@ -81,13 +81,13 @@ class WeChat:
                 "CreateTime": int(time.time()), "MsgType": "event", "Event": event,
                 "EventKey": key}
 
-    def sign(self, fields: dict[str, Any], **kwargs: Any) -> wechat.SignedRequest:
+    def sign(self, fields: dict[str, Any], **kwargs: Any) -> wire.SignedRequest:
         """Sign (and in safe mode encrypt) a message as WeChat's server does."""
         openid = str(fields.get("FromUserName", "o_nobody"))
-        return wechat.sign_request(TOKEN, wechat.inbound_xml(fields), openid=openid,
+        return wire.sign_request(TOKEN, wire.inbound_xml(fields), openid=openid,
                                    crypto=self.crypto, **kwargs)
 
-    async def post(self, request: wechat.SignedRequest) -> tuple[int, bytes]:
+    async def post(self, request: wire.SignedRequest) -> tuple[int, bytes]:
         """Post a signed request; return status and raw body."""
         async with self.session.post(self.url, params=request.params,
                                      data=request.body) as response:
@@ -112,9 +112,9 @@ async def post_fresh(weixin: WeChat, fields: dict[str, Any]) -> tuple[int, str]:
         return response.status, reply_text(body, weixin.crypto) if response.status == 200 else ""
 
 
-def reply_text(body: bytes, crypto: wechat.Crypto | None) -> str:
+def reply_text(body: bytes, crypto: wire.Crypto | None) -> str:
     """The text WeChat would show for a reply body ("" for `success`)."""
-    from bot.chat import reply_text as text
+    from bot.cli.chat import reply_text as text
 
     return text(body, crypto)
 
@@ -148,10 +148,10 @@ async def safe_weixin(safe_settings: Settings) -> AsyncIterator[WeChat]:
 def opened_ticket(settings: Settings, openid: str, content: str, msg_id: int,
                   nonce: str = "") -> Ticket:
     """A signed text message, opened as a worker opens it: what the engine is sent."""
-    xml = wechat.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": openid,
+    xml = wire.inbound_xml({"ToUserName": "gh_tipline", "FromUserName": openid,
                               "CreateTime": int(time.time()), "MsgType": "text",
                               "Content": content, "MsgId": msg_id})
-    request = wechat.sign_request(settings.wechat_token, xml, openid=openid,
+    request = wire.sign_request(settings.wechat_token, xml, openid=openid,
                                   nonce=nonce or f"n{msg_id}")
     opened = Intake(settings).open(urllib.parse.urlencode(request.params), request.body,
                                    int(time.time()))

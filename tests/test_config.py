@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.devenv import write_dev_env
 from bot.config import WEBHOOK, ConfigError, load_settings
-from bot.devenv import write_dev_env
 
 
 def test_the_environment_wins_over_the_dotenv_file(tmp_path: Path) -> None:

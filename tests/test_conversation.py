@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import wechat
 from bot.config import Settings
+from bot.wechat import wire
 from tests.conftest import ServerProcess, WeChat, make_wechat, post_fresh, rows
 
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
@@ -196,7 +196,7 @@ async def test_hostile_text_is_echoed_without_breaking_the_reply(weixin: WeChat)
     status, body = await weixin.post(weixin.sign(weixin.text(
         "]]></Content><MsgType>news</MsgType> evil-site.com", openid=alice.openid)))
     assert status == 200
-    reply = wechat.parse_xml(body)
+    reply = wire.parse_xml(body)
     assert reply["MsgType"] == "text" and "evil-site.com" in reply["Content"]
     long_story = "他们骗我说这是稳赚不赔的项目。" * 300
     answer = await alice.say(long_story)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.engine import Engine
-from bot.intake import Intake
+from bot.server.engine import Engine
+from bot.server.gate import Intake
+from bot.server.protocol import Reply
 
 from .conftest import opened_ticket
 
@@ -30,26 +31,26 @@ def rows(settings: Settings, sql: str) -> list[Any]:
 def test_a_message_that_fails_halfway_leaves_nothing_while_its_batch_mates_are_kept(
     engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.pipeline
+    import bot.server.pipeline
 
     intake = Intake(settings)
     bob = intake.pseudonymise("o_bob")
-    record = bot.pipeline.record
+    record = bot.server.pipeline.record
 
     def failing_for_bob(db: Any, sender: str, *args: Any) -> None:
         if sender == bob:  # after bob's conversation state was already saved
             raise RuntimeError("the disk hiccuped")
         record(db, sender, *args)
 
-    monkeypatch.setattr(bot.pipeline, "record", failing_for_bob)
+    monkeypatch.setattr(bot.server.pipeline, "record", failing_for_bob)
     tickets = [opened_ticket(settings, "o_alice", "帮助", 1),
                opened_ticket(settings, "o_bob", "举报", 2),
                opened_ticket(settings, "o_carol", "帮助", 3)]
     verdicts = engine.commit(engine.apply(tickets))
 
-    assert isinstance(verdicts[0], str) and "使用说明" in verdicts[0]
-    assert isinstance(verdicts[1], str) and "稍后再试" in verdicts[1]
-    assert isinstance(verdicts[2], str) and "使用说明" in verdicts[2]
+    assert isinstance(verdicts[0], Reply) and "使用说明" in verdicts[0].text
+    assert isinstance(verdicts[1], Reply) and "稍后再试" in verdicts[1].text
+    assert isinstance(verdicts[2], Reply) and "使用说明" in verdicts[2].text
     claimed = {sender for (sender,) in rows(settings, "SELECT sender FROM inbound")}
     assert claimed == {intake.pseudonymise("o_alice"), intake.pseudonymise("o_carol")}
     assert rows(settings, f"SELECT * FROM conversations WHERE reporter = '{bob}'") == []
@@ -65,7 +66,7 @@ def test_two_requests_of_one_batch_sharing_a_nonce_keep_only_the_first_body(
     retry = first
     verdicts = engine.commit(engine.apply([first, forged, retry]))
 
-    assert isinstance(verdicts[0], str) and verdicts[2] == verdicts[0]  # a retry: same reply
+    assert isinstance(verdicts[0], Reply) and verdicts[2] == verdicts[0]  # a retry: same reply
     assert verdicts[1] == (403, b"forbidden", "text/plain")
     assert rows(settings, "SELECT count(*) FROM inbound") == [(1,)]
 

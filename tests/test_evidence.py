@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import Settings
-from bot.fetcher import Fetcher, Schedule
-from bot.wechat_api import ApiError, ApiUnavailable, Retry, open_api
+from bot.wechat.api import ApiError, ApiUnavailable, Retry, open_api
+from bot.wechat.fetcher import Fetcher, Schedule
 from db import fetch_jobs
 from db.connection import connect
 from db.migrations import migrate

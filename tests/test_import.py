@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from bot import importer
+from bot.cli import importer
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
 from db import entities, imports, pace
 from db.connection import connect
-from handlers.intake import identifiers
+from handlers.tips import identifiers
 from tests.conftest import SECRET, rows
 from tests.filing import Reporter
 from tests.test_cli import run

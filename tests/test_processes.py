@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-import bot.pipeline
+import bot.server.pipeline
 from bot.config import Settings
 from bot.pseudonym import pseudonymiser
+from bot.server.protocol import Reply
 from tests.conftest import SECRET, ServerProcess, WeChat, opened_ticket, rows
 from tests.conftest import post_fresh as post
 
@@ -29,8 +30,8 @@ async def serving(engine: Any, socket: Path, release: Callable[[], None]
     On the way out `release` first frees whatever the test holds the engine's disk with,
     then the engine stops (its task awaited unless the test did) and closes.
     """
-    from bot.engine import serve_engine
-    from bot.engine_link import EngineLink
+    from bot.server.engine import serve_engine
+    from bot.server.link import EngineLink
 
     stop = asyncio.Event()
     task = asyncio.create_task(serve_engine(engine, socket, stop))
@@ -64,13 +65,13 @@ async def test_a_message_retried_concurrently_is_handled_once(
     weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[object] = []
-    dispatch = bot.pipeline.dispatch
+    dispatch = bot.server.pipeline.dispatch
 
     def counting(*args: Any) -> Any:
         calls.append(args)
         return dispatch(*args)
 
-    monkeypatch.setattr(bot.pipeline, "dispatch", counting)
+    monkeypatch.setattr(bot.server.pipeline, "dispatch", counting)
     message = weixin.text("help", msg_id=777)
     replies = await asyncio.gather(*(weixin.send(message) for _ in range(6)))
     assert len(set(replies)) == 1
@@ -223,7 +224,7 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
     settings: Settings, tmp_path: Path
 ) -> None:
     """The engine commits to the log, fsyncs it off the loop, and only then answers."""
-    from bot.engine import Engine
+    from bot.server.engine import Engine
 
     engine = Engine.open(settings)
     assert engine.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -245,7 +246,7 @@ async def test_a_reply_leaves_only_once_its_commit_is_on_disk(
         assert not answer.done()  # but not on disk yet: no reply
         disk_ready.set()
         reply = await answer
-        assert isinstance(reply, str) and synced.is_set() and "举报" in reply
+        assert isinstance(reply, Reply) and synced.is_set() and "举报" in reply.text
 
 
 async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine_stops(
@@ -253,7 +254,7 @@ async def test_after_a_failed_fsync_nothing_is_answered_as_stored_and_the_engine
 ) -> None:
     """Regression (review): a batch committed while the failing fsync ran got a second
     fsync, which Linux may report as a success although the first one's pages were lost."""
-    from bot.engine import Engine
+    from bot.server.engine import Engine
 
     engine = Engine.open(settings)
     disk_fails = threading.Event()

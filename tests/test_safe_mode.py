@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot import wechat
 from bot.config import Settings
+from bot.wechat import wire
 from tests.conftest import AES_KEY, APP_ID, WeChat, make_wechat, rows
 
 # Tencent's sample (WXBizMsgCrypt demo, also in wechatpy's tests): compatible mode, so the
@@ -31,9 +31,9 @@ VECTOR_BODY = (
 
 
 def test_tencents_test_vector_decrypts_to_its_text_message() -> None:
-    crypto = wechat.Crypto("spamtest", AES_KEY, APP_ID)
-    fields = wechat.parse_xml(VECTOR_BODY)
-    inner = wechat.parse_xml(crypto.open(fields, VECTOR_PARAMS["msg_signature"],
+    crypto = wire.Crypto("spamtest", AES_KEY, APP_ID)
+    fields = wire.parse_xml(VECTOR_BODY)
+    inner = wire.parse_xml(crypto.open(fields, VECTOR_PARAMS["msg_signature"],
                                          VECTOR_PARAMS["timestamp"], VECTOR_PARAMS["nonce"]))
     assert inner["Content"] == "abcdteT"
     assert inner["FromUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
@@ -45,11 +45,11 @@ async def test_tencents_test_vector_is_accepted_over_http_and_answered_encrypted
     vector = dataclasses.replace(safe_settings, wechat_token="spamtest",
                                  wechat_timestamp_tolerance=0)
     async for weixin in make_wechat(vector)():
-        status, body = await weixin.post(wechat.SignedRequest(dict(VECTOR_PARAMS), VECTOR_BODY))
+        status, body = await weixin.post(wire.SignedRequest(dict(VECTOR_PARAMS), VECTOR_BODY))
         assert status == 200
         assert b"abcdteT" not in body and b"<Encrypt>" in body
-        crypto = wechat.Crypto("spamtest", AES_KEY, APP_ID)
-        reply = wechat.parse_xml(wechat.open_reply(crypto, body))
+        crypto = wire.Crypto("spamtest", AES_KEY, APP_ID)
+        reply = wire.parse_xml(wire.open_reply(crypto, body))
         assert reply["ToUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
         assert "举报" in reply["Content"]
 
@@ -59,7 +59,7 @@ async def test_a_safe_mode_conversation_is_encrypted_both_ways(safe_weixin: WeCh
     assert b"\xe5\xb8\xae" not in request.body  # the word 帮助 is not on the wire
     status, body = await safe_weixin.post(request)
     assert status == 200 and b"<Encrypt>" in body
-    assert "使用说明" in wechat.parse_xml(wechat.open_reply(safe_weixin.crypto, body))[  # type: ignore[arg-type]
+    assert "使用说明" in wire.parse_xml(wire.open_reply(safe_weixin.crypto, body))[  # type: ignore[arg-type]
         "Content"]
 
 
@@ -81,7 +81,7 @@ async def test_a_forger_cannot_spend_the_nonce_of_wechats_own_request(
     genuine = safe_weixin.sign(safe_weixin.text("帮助"))
     for forged_body in (b"<xml><Encrypt>AAAA</Encrypt></xml>", b"<xml><broken>", b"<xml/>"):
         forged = {**genuine.params, "msg_signature": "f" * 40}
-        assert (await safe_weixin.post(wechat.SignedRequest(forged, forged_body)))[0] in (400, 403)
+        assert (await safe_weixin.post(wire.SignedRequest(forged, forged_body)))[0] in (400, 403)
     assert rows(safe_settings.db_path, "SELECT count(*) FROM nonces") == [(0,)]
     status, body = await safe_weixin.post(genuine)
     assert status == 200 and b"<Encrypt>" in body
@@ -91,27 +91,27 @@ async def test_a_correctly_signed_garbage_payload_gets_400(safe_weixin: WeChat) 
     for garbage in ("AAAA", "not base64!", "aGVsbG8gd29ybGQ=", "A" * 64):
         request = safe_weixin.sign(safe_weixin.text("x"))
         ts, nonce = request.params["timestamp"], request.params["nonce"]
-        request.params["msg_signature"] = wechat.sign("tiplinetest", ts, nonce, garbage)
+        request.params["msg_signature"] = wire.sign("tiplinetest", ts, nonce, garbage)
         body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{garbage}</Encrypt></xml>".encode()
-        assert (await safe_weixin.post(wechat.SignedRequest(request.params, body)))[0] == 400
+        assert (await safe_weixin.post(wire.SignedRequest(request.params, body)))[0] == 400
 
 
 async def test_compatible_mode_trusts_only_the_decrypted_payload(safe_weixin: WeChat) -> None:
     """The plaintext copy says 帮助 (Chinese); the encrypted one says help (English)."""
     request = safe_weixin.sign(safe_weixin.text("help"))
-    fields = wechat.parse_xml(request.body)
-    tampered = wechat.inbound_xml({**safe_weixin.text("帮助"), "Encrypt": fields["Encrypt"]})
-    status, body = await safe_weixin.post(wechat.SignedRequest(request.params, tampered.encode()))
+    fields = wire.parse_xml(request.body)
+    tampered = wire.inbound_xml({**safe_weixin.text("帮助"), "Encrypt": fields["Encrypt"]})
+    status, body = await safe_weixin.post(wire.SignedRequest(request.params, tampered.encode()))
     assert status == 200
-    reply = wechat.parse_xml(wechat.open_reply(safe_weixin.crypto, body))  # type: ignore[arg-type]
+    reply = wire.parse_xml(wire.open_reply(safe_weixin.crypto, body))  # type: ignore[arg-type]
     assert "How to use" in reply["Content"]
 
 
 async def test_an_encrypted_request_without_a_configured_key_gets_400(
     weixin: WeChat, safe_settings: Settings
 ) -> None:
-    crypto = wechat.Crypto("tiplinetest", AES_KEY, APP_ID)
-    request = wechat.sign_request("tiplinetest", wechat.inbound_xml(weixin.text("帮助")),
+    crypto = wire.Crypto("tiplinetest", AES_KEY, APP_ID)
+    request = wire.sign_request("tiplinetest", wire.inbound_xml(weixin.text("帮助")),
                                   openid="o_alice", crypto=crypto)
     assert (await weixin.post(request))[0] == 400
 
@@ -123,6 +123,6 @@ async def test_a_safe_mode_request_stripped_of_its_encryption_is_refused(
     captured = safe_weixin.sign(safe_weixin.text("帮助"))
     params = {k: v for k, v in captured.params.items()
               if k not in ("encrypt_type", "msg_signature")}
-    forged = wechat.inbound_xml(safe_weixin.text("a body of the attacker's choosing"))
-    assert (await safe_weixin.post(wechat.SignedRequest(params, forged.encode())))[0] == 403
+    forged = wire.inbound_xml(safe_weixin.text("a body of the attacker's choosing"))
+    assert (await safe_weixin.post(wire.SignedRequest(params, forged.encode())))[0] == 403
     assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(0,)]

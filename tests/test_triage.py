@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot import cli_cases
+from bot.cli import cases as cli_cases
 from db import entities as entity_index
 from db import pace
 from db.cases import load_case

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import wechat
 from bot.config import Settings
+from bot.wechat import wire
 from tests.conftest import TOKEN, WeChat, make_wechat, rows
 
 
@@ -43,7 +43,7 @@ async def test_the_help_menu_button_answers_with_the_instructions(weixin: WeChat
 
 async def test_wechat_url_check_echoes_echostr_only_when_signed(weixin: WeChat) -> None:
     ts, nonce = str(int(time.time())), "77"
-    good = {"signature": wechat.sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
+    good = {"signature": wire.sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
             "echostr": "5828937127593459281"}
     async with weixin.session.get(weixin.url, params=good) as response:
         assert response.status == 200
@@ -57,7 +57,7 @@ async def test_a_forged_signature_is_refused_and_nothing_is_stored(
     weixin: WeChat, settings: Settings
 ) -> None:
     request = weixin.sign(weixin.text("帮助"))
-    request.params["signature"] = wechat.sign("anothertoken", request.params["timestamp"],
+    request.params["signature"] = wire.sign("anothertoken", request.params["timestamp"],
                                               request.params["nonce"])
     status, _ = await weixin.post(request)
     assert status == 403
@@ -103,8 +103,8 @@ async def test_a_replayed_nonce_with_another_body_is_refused(
 ) -> None:
     original = weixin.sign(weixin.text("帮助"))
     assert (await weixin.post(original))[0] == 200
-    forged = wechat.SignedRequest(original.params,
-                                  wechat.inbound_xml(weixin.text("help")).encode())
+    forged = wire.SignedRequest(original.params,
+                                  wire.inbound_xml(weixin.text("help")).encode())
     assert (await weixin.post(forged))[0] == 403
     # The identical request (WeChat's own retry) is answered again.
     assert (await weixin.post(original))[0] == 200
@@ -134,7 +134,7 @@ async def test_a_malformed_body_gets_400_and_nothing_is_stored(
     weixin: WeChat, settings: Settings, body: bytes
 ) -> None:
     request = weixin.sign(weixin.text("x"))
-    assert (await weixin.post(wechat.SignedRequest(request.params, body)))[0] == 400
+    assert (await weixin.post(wire.SignedRequest(request.params, body)))[0] == 400
     assert stored_messages(settings) == 0
 
 
@@ -164,7 +164,7 @@ async def test_a_message_missing_a_field_gets_400(weixin: WeChat, missing: str) 
 
 async def test_a_body_over_one_mebibyte_gets_413(weixin: WeChat) -> None:
     request = weixin.sign(weixin.text("帮助"))
-    huge = wechat.SignedRequest(request.params, b"<xml>" + b" " * (1024 * 1024 + 1) + b"</xml>")
+    huge = wire.SignedRequest(request.params, b"<xml>" + b" " * (1024 * 1024 + 1) + b"</xml>")
     assert (await weixin.post(huge))[0] == 413
 
 
@@ -182,7 +182,7 @@ async def test_unknown_types_are_answered_success_and_not_stored(
 async def test_a_sender_id_containing_cdata_end_cannot_break_the_reply(weixin: WeChat) -> None:
     status, body = await weixin.post(weixin.sign(weixin.text("帮助", openid="o]]><x>evil")))
     assert status == 200
-    fields = wechat.parse_xml(body)  # still well-formed
+    fields = wire.parse_xml(body)  # still well-formed
     assert fields["ToUserName"] == "o]]><x>evil"
 
 
@@ -208,7 +208,7 @@ async def test_openids_and_message_text_never_reach_the_info_log(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     await weixin.send(weixin.text("帮助 my secret tip", openid="o_secret_reporter"))
-    await weixin.post(wechat.SignedRequest(weixin.sign(weixin.text("x")).params, b"<bad"))
+    await weixin.post(wire.SignedRequest(weixin.sign(weixin.text("x")).params, b"<bad"))
     for record in caplog.records:
         if record.levelno >= logging.INFO:
             message = record.getMessage()
@@ -241,12 +241,12 @@ async def test_a_retried_subscribe_event_is_welcomed_once(weixin: WeChat, settin
 async def test_a_handler_error_gets_a_polite_reply_and_the_retry_is_handled_again(
     weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.pipeline
+    import bot.server.pipeline
 
     def broken(*_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(bot.pipeline, "dispatch", broken)
+    monkeypatch.setattr(bot.server.pipeline, "dispatch", broken)
     message = weixin.text("帮助")
     assert "稍后再试" in await weixin.send(message)
     assert stored_messages(settings) == 0  # not claimed: WeChat's retry gets another go
@@ -255,10 +255,10 @@ async def test_a_handler_error_gets_a_polite_reply_and_the_retry_is_handled_agai
     assert stored_messages(settings) == 1
 
 
-async def forged_after(weixin: WeChat, first: wechat.SignedRequest) -> int:
+async def forged_after(weixin: WeChat, first: wire.SignedRequest) -> int:
     """Reuse `first`'s signature, timestamp and nonce with another body, as a forger would."""
-    forged = wechat.inbound_xml(weixin.text("帮助", openid="o_victim"))
-    return (await weixin.post(wechat.SignedRequest(first.params, forged.encode())))[0]
+    forged = wire.inbound_xml(weixin.text("帮助", openid="o_victim"))
+    return (await weixin.post(wire.SignedRequest(first.params, forged.encode())))[0]
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ async def test_a_nonce_is_spent_by_any_verified_request(
 ) -> None:
     """Regression (review): the nonce was recorded only for handled messages."""
     first = weixin.sign(weixin.text("x"))
-    await weixin.post(wechat.SignedRequest(first.params, first_body))
+    await weixin.post(wire.SignedRequest(first.params, first_body))
     assert await forged_after(weixin, first) == 403
     assert stored_messages(settings) == 0
 
@@ -283,12 +283,12 @@ async def test_a_nonce_is_spent_by_any_verified_request(
 async def test_a_nonce_survives_a_handler_error(
     weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.pipeline
+    import bot.server.pipeline
 
     def broken(*_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(bot.pipeline, "dispatch", broken)
+    monkeypatch.setattr(bot.server.pipeline, "dispatch", broken)
     first = weixin.sign(weixin.text("帮助"))
     await weixin.post(first)
     monkeypatch.undo()
@@ -297,12 +297,12 @@ async def test_a_nonce_survives_a_handler_error(
 
 async def test_the_url_check_spends_its_nonce_too(weixin: WeChat) -> None:
     ts, nonce = str(int(time.time())), "4242"
-    params = {"signature": wechat.sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
+    params = {"signature": wire.sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
               "echostr": "123"}
     async with weixin.session.get(weixin.url, params=params) as response:
         assert response.status == 200
     params.pop("echostr")
-    assert await forged_after(weixin, wechat.SignedRequest(params, b"")) == 403
+    assert await forged_after(weixin, wire.SignedRequest(params, b"")) == 403
 
 
 async def test_a_timestamp_from_the_future_is_refused(weixin: WeChat) -> None:

@@ -7,36 +7,37 @@ import pickle
 
 import pytest
 
-from bot import frames, wechat
 from bot.errors import BadRequest
-from bot.intake import Ticket
+from bot.server import protocol
+from bot.server.gate import Ticket
+from bot.wechat import wire
 from handlers.messages import Inbound
 from triage.extract import extract
 
 
 def test_a_reply_over_wechats_size_limit_is_trimmed_on_a_character_boundary() -> None:
     long = "举报内容" * 400  # 4,800 bytes of UTF-8
-    trimmed = wechat.fit_reply(long)
-    assert len(trimmed.encode()) <= wechat.MAX_REPLY_BYTES
+    trimmed = wire.fit_reply(long)
+    assert len(trimmed.encode()) <= wire.MAX_REPLY_BYTES
     assert trimmed.endswith("…") and long.startswith(trimmed[:-1])
 
 
 def test_user_text_with_cdata_end_round_trips_through_a_rendered_reply() -> None:
-    envelope = wechat.Envelope("o_alice", "gh_tipline")
-    xml = wechat.render_text(envelope, "a]]>b<c>&d]]>", 1700000000)
-    assert wechat.parse_xml(xml.encode())["Content"] == "a]]>b<c>&d]]>"
+    envelope = wire.Envelope("o_alice", "gh_tipline")
+    xml = wire.render_text(envelope, "a]]>b<c>&d]]>", 1700000000)
+    assert wire.parse_xml(xml.encode())["Content"] == "a]]>b<c>&d]]>"
 
 
 def test_a_duplicated_field_is_malformed() -> None:
     with pytest.raises(BadRequest, match="twice"):
-        wechat.parse_xml(b"<xml><MsgId>1</MsgId><MsgId>2</MsgId></xml>")
+        wire.parse_xml(b"<xml><MsgId>1</MsgId><MsgId>2</MsgId></xml>")
 
 
 def test_frames_split_across_reads_are_reassembled_in_order() -> None:
     items = [("m", n, Ticket(1700000000, str(n), b"<xml/>" * n, 1700000000)) for n in range(50)]
-    stream = frames.encode(items[:20]) + frames.encode(items[20:])
-    reader = frames.FrameReader()
-    got: list[frames.Item] = []
+    stream = protocol.encode(items[:20]) + protocol.encode(items[20:])
+    reader = protocol.FrameReader()
+    got: list[protocol.Item] = []
     for start in range(0, len(stream), 7):  # arbitrary chunking, as a socket may deliver
         got.extend(reader.feed(stream[start:start + 7]))
     assert got == items
@@ -61,4 +62,4 @@ def test_a_query_string_reads_as_the_standard_library_reads_it() -> None:
     pieces = ["signature", "=", "&", "nonce", "%2F", "%3D", "+", "%zz", "%e4%bd%a0", "a", "1"]
     for _ in range(5000):
         raw = "".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
-        assert wechat.query_fields(raw) == dict(parse_qsl(raw)), raw
+        assert wire.query_fields(raw) == dict(parse_qsl(raw)), raw

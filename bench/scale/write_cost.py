@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.scale.scratch import scratch_copy  # noqa: E402
-from bot import importer  # noqa: E402
+from bot.cli import importer  # noqa: E402
 from bot.pseudonym import pseudonymiser  # noqa: E402
 from db import entities, imports  # noqa: E402
 from db.connection import connect  # noqa: E402

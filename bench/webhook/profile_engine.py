@@ -25,21 +25,21 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.webhook.traffic import messages  # noqa: E402
-from bot import wechat  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.intake import Intake, Opened  # noqa: E402
+from bot.server.engine import Engine  # noqa: E402
+from bot.server.gate import Intake, Opened  # noqa: E402
+from bot.wechat import wire  # noqa: E402
 
 TOKEN = "benchtoken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx2c2769f8efd9abc2"
 
 
-def requests(count: int, crypto: wechat.Crypto | None) -> list[tuple[str, bytes]]:
+def requests(count: int, crypto: wire.Crypto | None) -> list[tuple[str, bytes]]:
     """Signed requests (query string, body) as a worker receives them."""
     out = []
     for n, (openid, xml) in enumerate(messages(count, seed=11)):
-        request = wechat.sign_request(TOKEN, xml, openid=openid, crypto=crypto, nonce=str(n))
+        request = wire.sign_request(TOKEN, xml, openid=openid, crypto=crypto, nonce=str(n))
         out.append((urllib.parse.urlencode(request.params), request.body))
     return out
 
@@ -59,7 +59,7 @@ def main() -> None:
                             wechat_encoding_aes_key=AES_KEY if args.safe else "",
                             wechat_app_id=APP_ID if args.safe else "")
         engine = Engine.open(settings)
-        crypto = wechat.Crypto(TOKEN, AES_KEY, APP_ID) if args.safe else None
+        crypto = wire.Crypto(TOKEN, AES_KEY, APP_ID) if args.safe else None
         intake = Intake(settings)
         traffic = requests(args.messages, crypto)
         spent = dict.fromkeys(("open", "apply", "commit", "render"), 0.0)

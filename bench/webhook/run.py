@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.webhook.traffic import write_requests  # noqa: E402
-from bot import wechat  # noqa: E402
+from bot.wechat import wire  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "benchtoken"
@@ -111,7 +111,7 @@ def run_hello(args: argparse.Namespace, work: Path) -> Result:
 
 def run_tipline(name: str, args: argparse.Namespace, work: Path, safe: bool, expected_rps: float,
                 round_: int) -> Result:
-    crypto = wechat.Crypto(TOKEN, AES_KEY, APP_ID) if safe else None
+    crypto = wire.Crypto(TOKEN, AES_KEY, APP_ID) if safe else None
     tag = f"{'safe' if safe else 'plain'}-{round_}"
     warmup, requests = work / f"{tag}-warmup.txt", work / f"{tag}.txt"
     # Fresh requests (unique MsgIds and nonces), more than the fastest possible run needs,

@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot import wechat
+from bot.wechat import wire
 
 # What reporters send, step by step: the report conversation of DESIGN.md. Every
 # reporter names other platforms, accounts and phones ({n}), as real tips do.
@@ -52,20 +52,20 @@ def messages(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
             else:
                 fields.update(Title="高收益数字货币理财", Description="", Url=content)
             fields["MsgId"] = next(msg_ids)
-            yield openid, wechat.inbound_xml(fields)
+            yield openid, wire.inbound_xml(fields)
             made += 1
             if made == count:
                 return
 
 
 def write_requests(
-    path: Path, count: int, token: str, crypto: wechat.Crypto | None, seed: int
+    path: Path, count: int, token: str, crypto: wire.Crypto | None, seed: int
 ) -> None:
     """Write `count` signed requests as `path-with-query<TAB>body` lines for wrk."""
     with path.open("w", encoding="utf-8") as out:
         for n, (openid, xml) in enumerate(messages(count, seed)):
             # Nonces unique across files: a reused nonce with another body is refused.
-            request = wechat.sign_request(token, xml, openid=openid, crypto=crypto,
+            request = wire.sign_request(token, xml, openid=openid, crypto=crypto,
                                           nonce=str(seed * 10_000_000 + n))
             query = urllib.parse.urlencode(request.params)
             out.write(f"/wechat?{query}\t{request.body.decode()}\n")

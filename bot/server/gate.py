@@ -14,41 +14,27 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from bot import wechat
 from bot.config import Settings
 from bot.errors import BadRequest, Forbidden, WebhookError
 from bot.pseudonym import pseudonymiser
-from handlers.messages import Inbound
+from bot.server.protocol import (
+    PLAIN,
+    SUCCESS,
+    XML,
+    Answer,
+    Refusal,
+    Ticket,
+    Verdict,
+    refusal,
+)
+from bot.wechat import wire
 from handlers.report import message_text
 from triage.extract import extract
 
 log = logging.getLogger(__name__)
 
 _ECHOSTR = re.compile(r"[A-Za-z0-9_\-+/=]{1,512}")
-XML = "application/xml"
-PLAIN = "text/plain"
-# (HTTP status, body, content type)
-Answer = tuple[int, bytes, str]
-SUCCESS: Answer = (200, b"success", PLAIN)
-# The engine's verdict on a ticket: a final answer, or the text to reply with ("": none).
-Verdict = Answer | str
-
-
-class Ticket(NamedTuple):
-    """A verified request as the engine needs it (a tuple: it crosses the socket).
-
-    Only a request whose signature (or, in safe mode, msg_signature) held becomes one. Its
-    nonce is spent whatever comes of it; `inbound` is the message to run, None when there
-    is none (the URL check, a type we do not handle, a malformed body).
-    """
-
-    timestamp: int
-    nonce: str
-    body_sha256: bytes  # a nonce is good for one body: WeChat's retries repeat it
-    now: int
-    inbound: Inbound | None = None
 
 
 @dataclass(slots=True)
@@ -59,7 +45,7 @@ class Opened:
     raw_timestamp: str
     encrypted: bool
     early: Answer | None = None  # known without the engine: echostr, 400, success
-    envelope: wechat.Envelope | None = None
+    envelope: wire.Envelope | None = None
 
 
 class Intake:
@@ -68,17 +54,17 @@ class Intake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.crypto = (
-            wechat.Crypto(settings.wechat_token, settings.wechat_encoding_aes_key,
+            wire.Crypto(settings.wechat_token, settings.wechat_encoding_aes_key,
                           settings.wechat_app_id)
             if settings.safe_mode else None
         )
         self.pseudonymise = pseudonymiser(settings.secret_key)
         extract("warm-up.example.com")  # builds the suffix list now, not in a request
 
-    def open(self, query: str, body: bytes, now: int, method: str = "POST") -> Opened | Answer:
+    def open(self, query: str, body: bytes, now: int, method: str = "POST") -> Opened | Refusal:
         """Verify, decrypt and parse a request; a refusal answers it at once."""
         try:
-            q = wechat.query_fields(query)
+            q = wire.query_fields(query)
             raw_ts, nonce = q.get("timestamp", ""), q.get("nonce", "")
             encrypted = self._verify(q, method, raw_ts, nonce)
             timestamp = check_timestamp(raw_ts, now, self.settings.wechat_timestamp_tolerance)
@@ -90,24 +76,24 @@ class Intake:
                 # Safe mode signs the Encrypt payload: until msg_signature holds, nothing
                 # about the request is verified, so it must not spend a nonce either.
                 payload = self.crypto.verified_payload(
-                    wechat.parse_xml(body), q.get("msg_signature", ""), raw_ts, nonce)
+                    wire.parse_xml(body), q.get("msg_signature", ""), raw_ts, nonce)
         except WebhookError as error:
-            return refusal(error)
+            return Refusal(refusal(error))
         digest = hashlib.sha256(method.encode() + body).digest()
         bare = Ticket(timestamp, nonce, digest, now)  # spends the nonce, runs nothing
         if method == "GET":
             echostr = q.get("echostr", "")
-            early = ((200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
+            early = (Answer(200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
                      else refusal(BadRequest("echostr is missing or malformed")))
             return Opened(bare, raw_ts, False, early)
         try:
             if encrypted:
                 assert self.crypto is not None
                 # Compatible mode also sends plaintext fields: only the decrypted payload counts.
-                fields = wechat.parse_xml(self.crypto.decrypt(payload))
+                fields = wire.parse_xml(self.crypto.decrypt(payload))
             else:
-                fields = wechat.parse_xml(body)
-            parsed = wechat.to_inbound(fields, self.pseudonymise)
+                fields = wire.parse_xml(body)
+            parsed = wire.to_inbound(fields, self.pseudonymise)
         except WebhookError as error:
             return Opened(bare, raw_ts, encrypted, refusal(error))
         if parsed is None:  # a type we do not handle: no reply, nothing stored
@@ -121,17 +107,17 @@ class Intake:
 
     def render(self, opened: Opened, verdict: Verdict) -> Answer:
         """The HTTP answer to an opened request, given the engine's verdict on it."""
-        if not isinstance(verdict, str):
+        if isinstance(verdict, Answer):
             return verdict  # refused (a reused nonce), or not stored (503)
         if opened.early is not None:
             return opened.early
-        if not verdict:
+        if not verdict.text:
             return SUCCESS
         assert opened.envelope is not None
-        xml = wechat.render_text(opened.envelope, verdict, opened.ticket.now)
+        xml = wire.render_text(opened.envelope, verdict.text, opened.ticket.now)
         if opened.encrypted and self.crypto is not None:
             xml = self.crypto.seal(xml, opened.ticket.nonce, opened.raw_timestamp)
-        return 200, xml.encode(), XML
+        return Answer(200, xml.encode(), XML)
 
     def _verify(self, q: dict[str, str], method: str, raw_ts: str, nonce: str) -> bool:
         """Check the signature (or that safe mode will); True if the payload is encrypted."""
@@ -144,7 +130,7 @@ class Intake:
         if encrypted and not safe_mode:
             raise BadRequest("encrypted request, but WECHAT_ENCODING_AES_KEY is not set")
         # Safe mode signs the payload instead (msg_signature), checked when decrypting.
-        if not encrypted and not wechat.signature_ok(
+        if not encrypted and not wire.signature_ok(
             q.get("signature", ""), self.settings.wechat_token, raw_ts, nonce
         ):
             raise Forbidden("signature does not match")
@@ -159,9 +145,3 @@ def check_timestamp(raw: str, now: int, tolerance: int) -> int:
     if tolerance and abs(now - timestamp) > tolerance:
         raise Forbidden("timestamp outside the allowed window")
     return timestamp
-
-
-def refusal(error: WebhookError) -> Answer:
-    """The answer to a refused request: why goes to the operator's log, not the sender."""
-    log.warning("refused a request (%d): %s", error.status, error)
-    return error.status, b"forbidden" if error.status == 403 else b"bad request", PLAIN

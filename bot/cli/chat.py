@@ -12,8 +12,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from bot import wechat
 from bot.config import Settings
+from bot.wechat import wire
 
 CHAT_HELP = """\
 Type a message and press Enter; it is sent as a WeChat text message.
@@ -39,7 +39,7 @@ class Simulator:
     url: str
     token: str
     openid: str
-    crypto: wechat.Crypto | None = None
+    crypto: wire.Crypto | None = None
     account: str = "gh_tipline"
     timeout: float = 10.0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(int(time.time() * 1000)))
@@ -49,7 +49,7 @@ class Simulator:
         """Build a simulator that signs like the server expects for `settings`."""
         crypto = None
         if settings.safe_mode:
-            crypto = wechat.Crypto(settings.wechat_token, settings.wechat_encoding_aes_key,
+            crypto = wire.Crypto(settings.wechat_token, settings.wechat_encoding_aes_key,
                                    settings.wechat_app_id)
         return cls(url, settings.wechat_token, openid, crypto)
 
@@ -78,7 +78,7 @@ class Simulator:
 
     def send(self, fields: dict[str, str | int | float]) -> str:
         """Send one message and return the reply's text ("" when the server says nothing)."""
-        request = wechat.sign_request(self.token, wechat.inbound_xml(fields),
+        request = wire.sign_request(self.token, wire.inbound_xml(fields),
                                       openid=self.openid, crypto=self.crypto)
         url = self.url + "?" + urllib.parse.urlencode(request.params)
         http = urllib.request.Request(url, data=request.body, method="POST",
@@ -96,13 +96,13 @@ class Simulator:
         return next(self._ids)
 
 
-def reply_text(body: bytes, crypto: wechat.Crypto | None) -> str:
+def reply_text(body: bytes, crypto: wire.Crypto | None) -> str:
     """The text a WeChat user would see for a reply body."""
     if body.strip() in (b"", b"success"):
         return ""
     if crypto is not None:
-        body = wechat.open_reply(crypto, body)
-    fields = wechat.parse_xml(body)
+        body = wire.open_reply(crypto, body)
+    fields = wire.parse_xml(body)
     if fields.get("MsgType") == "text":
         return fields.get("Content", "")
     return f"[{fields.get('MsgType', 'unknown')} reply]"

@@ -22,7 +22,7 @@ from typing import Any
 import click
 import sqlite_utils
 
-from bot.cli_common import Obj, pass_obj
+from bot.cli.common import Obj, pass_obj
 from triage.case import STATUSES
 from triage.times import BadTime, parse_time
 

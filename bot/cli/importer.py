@@ -41,8 +41,8 @@ from db.connection import connect
 from db.imports import Filing
 from db.pace import Pace
 from db.reports import identifiers_text
-from handlers.intake import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
 from handlers.receipts import new_receipt
+from handlers.tips import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The HTTP side: GET /wechat (echostr), POST /wechat (messages), GET /healthz.
 
 A worker reads the body within its size limit, verifies, decrypts and parses it
-(bot/intake.py), has the engine (bot/engine.py) run the message against the database,
+(bot/server/gate.py), has the engine (bot/server/engine.py) run the message against the database,
 and renders (and encrypts) the reply: only the middle step is serial across workers.
 """
 
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.engine_link import EngineLink, EngineUnavailable
-from bot.intake import Answer, Intake
+from bot.server.gate import Intake
+from bot.server.link import EngineLink, EngineUnavailable
+from bot.server.protocol import Answer, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ async def receive(request: web.Request) -> web.Response:
 async def _forward(request: web.Request, body: bytes, method: str) -> web.Response:
     hook = request.app[WEBHOOK]
     opened = hook.intake.open(request.rel_url.raw_query_string, body, int(time.time()), method)
-    if isinstance(opened, tuple):
-        return _response(opened)  # refused: forgeries never reach the engine
+    if isinstance(opened, Refusal):
+        return _response(opened.answer)  # forgeries never reach the engine
     try:
         verdict = await hook.engine.answer(opened.ticket)
     except EngineUnavailable:
@@ -83,5 +84,5 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 def _response(answer: Answer) -> web.Response:
-    status, body, content_type = answer
-    return web.Response(status=status, body=body, content_type=content_type)
+    return web.Response(status=answer.status, body=answer.body,
+                        content_type=answer.content_type)

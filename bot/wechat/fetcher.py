@@ -22,7 +22,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from bot.config import Settings
-from bot.wechat_api import ApiError, ApiUnavailable, WeChatAPI, open_api
+from bot.wechat.api import ApiError, ApiUnavailable, WeChatAPI, open_api
 from db import fetch_jobs
 from db.connection import connect
 from db.fetch_jobs import FetchJob

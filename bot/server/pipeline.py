@@ -1,6 +1,6 @@
 """One inbound message's transaction: claim → state → handler → store the reply.
 
-Runs inside the engine's batch transaction (bot/engine.py), which already holds the
+Runs inside the engine's batch transaction (bot/server/engine.py), which already holds the
 write lock (BEGIN IMMEDIATE), so checking for the message and recording it cannot race
 another process: everything here commits together or not at all.
 """

@@ -1,6 +1,6 @@
 """`tipline serve`: the engine process and N HTTP workers on one port, supervised.
 
-    supervisor ─┬─ engine      owns the database, answers batches (bot/engine.py)
+    supervisor ─┬─ engine      owns the database, answers batches (bot/server/engine.py)
                 ├─ worker 1 ┐  HTTP on the shared port (SO_REUSEPORT), forwarding
                 └─ worker N ┘  to the engine over a private Unix socket
 
@@ -11,13 +11,10 @@ sends its children SIGTERM.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import multiprocessing
 import os
 import signal
-import sys
 import tempfile
 import time
 from multiprocessing.process import BaseProcess
@@ -26,9 +23,15 @@ from types import FrameType
 
 from aiohttp import web
 
-from bot.access_log import SafeAccessLogger
-from bot.app import init_app
 from bot.config import Settings
+from bot.server.access_log import SafeAccessLogger
+from bot.server.app import init_app
+from bot.server.process import (
+    ENGINE_STOP,
+    configure_logging,
+    die_with_parent,
+    freeze_startup_objects,
+)
 from db import fetch_jobs
 from db.connection import connect
 from db.migrations import migrate
@@ -39,44 +42,6 @@ log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0
 # A child that keeps dying is restarted no faster than this.
 RESTART_PAUSE = 1.0
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-# The engine stops only on this, sent by the supervisor once the workers have drained:
-# a SIGTERM to the whole group (Ctrl-C, systemd) must not cut the workers off from it.
-ENGINE_STOP = signal.SIGUSR1
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """Log to stderr with times and process ids (several processes share the stream)."""
-    logging.basicConfig(
-        level=level, stream=sys.stderr,
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-    )
-    # aiohttp logs a malformed HTTP request with its raw request line, query string (and
-    # so the OpenID) included; our handlers catch everything else themselves.
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-
-
-def die_with_parent(signum: int = signal.SIGTERM) -> None:
-    """Ask Linux to send `signum` to this process if the supervisor dies (even by SIGKILL)."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signum)
-    if os.getppid() == 1:  # the supervisor died before prctl took effect
-        os.kill(os.getpid(), signum)
-
-
-def freeze_startup_objects() -> None:
-    """Exempt everything built at start-up from the garbage collector's full passes.
-
-    Modules, the suffix list, the extractor's tables: a quarter of a million objects that
-    live as long as the process. A full collection walked them all, ~0.1 s during which
-    nothing was answered (the slowest 1% of replies).
-    """
-    gc.collect()
-    gc.freeze()
-
-
 async def _freeze_startup_objects(_: web.Application) -> None:
     freeze_startup_objects()
 
@@ -159,7 +124,7 @@ class Supervisor:
         _terminate([engine], ENGINE_STOP, DRAIN_SECONDS + 5)
 
     def _start_engine(self) -> BaseProcess:
-        from bot.engine import run_engine
+        from bot.server.engine import run_engine
 
         self.socket_path.unlink(missing_ok=True)
         process = self.context.Process(target=run_engine, name="tipline-engine",

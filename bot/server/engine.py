@@ -1,7 +1,7 @@
 """The engine: the one process that owns the database and runs the conversation.
 
-HTTP workers (bot/webhook.py) verify and parse each POST /wechat themselves
-(bot/intake.py) and send the engine a `Ticket` over a Unix socket. The engine takes
+HTTP workers (bot/server/webhook.py) verify and parse each POST /wechat themselves
+(bot/server/gate.py) and send the engine a `Ticket` over a Unix socket. The engine takes
 whatever has arrived as one batch and, for each ticket, in order:
 
     [nonce → claim → state → handler → store]
@@ -29,16 +29,25 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import sqlite_utils
-
-from bot import frames
 from bot.config import Settings
 from bot.errors import WebhookError
-from bot.intake import PLAIN, Answer, Ticket, Verdict, refusal
-from bot.pipeline import housekeeping, process
-from db.batch import commit, rollback, run_batch
+from bot.server import protocol
+from bot.server.pipeline import housekeeping, process
+from bot.server.protocol import (
+    MESSAGE,
+    NONCE_REUSED,
+    PING,
+    PLAIN,
+    UNSTORED,
+    Answer,
+    Reply,
+    Ticket,
+    Verdict,
+    refusal,
+)
+from db.batch import begin, commit, in_transaction, rollback, run_batch, savepoint
 from db.checkpoint import WRITER_AUTOCHECKPOINT, Checkpointer
-from db.connection import connect
+from db.connection import Database, connect
 from db.migrations import migrate
 from db.nonces import admit_nonces
 from db.wal import ENGINE_SYNCHRONOUS, WalFile
@@ -55,16 +64,12 @@ HOUSEKEEPING_EVERY = 60
 MAX_BATCH = 32
 # With the timestamp check off, nonces are still remembered this long.
 DEFAULT_NONCE_WINDOW = 300
-# Frame kinds: a ticket to answer, or a health check.
-MESSAGE, PING = "m", "p"
-UNSTORED: Answer = (503, b"try again", PLAIN)
-NONCE_REUSED: Answer = (403, b"forbidden", PLAIN)
 
 
 class Engine:
     """Answers batches of tickets against one database."""
 
-    def __init__(self, settings: Settings, db: sqlite_utils.Database) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
         self.policy = Policy(
@@ -108,7 +113,7 @@ class Engine:
             return []
         try:
             for guarded in (False, True):
-                self.db.conn.execute("BEGIN IMMEDIATE")  # the lock first: no upgrade races
+                begin(self.db)  # the lock first: no upgrade races
                 admitted = admit_nonces(
                     self.db, [(t.timestamp, t.nonce, t.body_sha256) for t in tickets])
                 verdicts = self._run(tickets, admitted, guarded, between)
@@ -124,7 +129,7 @@ class Engine:
 
     def commit(self, verdicts: list[Verdict]) -> list[Verdict]:
         """Commit what `apply` did (to the log, not yet durably); all fail if it cannot."""
-        if not self.db.conn.in_transaction:
+        if not in_transaction(self.db):
             return verdicts
         try:
             commit(self.db)
@@ -140,7 +145,7 @@ class Engine:
     def ping(self) -> Answer:
         """Prove the database takes a write transaction; the body is the engine's pid."""
         (ok, _), = run_batch(self.db, [lambda db: db.execute("SELECT 1").fetchone()])
-        return (200 if ok else 503), str(os.getpid()).encode(), PLAIN
+        return Answer(200 if ok else 503, str(os.getpid()).encode(), PLAIN)
 
     def housekeep(self, now: float) -> None:
         """Forget old nonces and claims, at most once a minute."""
@@ -166,12 +171,12 @@ class Engine:
             if not fresh:
                 out.append(NONCE_REUSED)
             elif ticket.inbound is None:
-                out.append("")
+                out.append(Reply(""))
             elif guarded:
                 out.append(_guarded(db, ticket, lang, policy))
             else:
                 try:
-                    out.append(process(db, ticket.inbound, ticket.now, lang, policy))
+                    out.append(Reply(process(db, ticket.inbound, ticket.now, lang, policy)))
                 except Exception:
                     return None
             if between is not None:
@@ -179,32 +184,27 @@ class Engine:
         return out
 
 
-def _guarded(db: sqlite_utils.Database, ticket: Ticket, lang: str, policy: Policy) -> Verdict:
+def _guarded(db: Database, ticket: Ticket, lang: str, policy: Policy) -> Verdict:
     """Run a message in a savepoint: if it fails, only its own effects go."""
     assert ticket.inbound is not None
-    conn = db.conn
-    conn.execute("SAVEPOINT message")
     try:
-        reply = process(db, ticket.inbound, ticket.now, lang, policy)
+        with savepoint(db, "message"):
+            return Reply(process(db, ticket.inbound, ticket.now, lang, policy))
     except Exception as error:  # the message's effects go; its nonce stays spent
-        conn.execute("ROLLBACK TO message")
-        conn.execute("RELEASE message")
         if isinstance(error, WebhookError):
             return refusal(error)
         log.error("a message could not be handled", exc_info=error)
-        return text(lang, "error")
-    conn.execute("RELEASE message")
-    return reply
+        return Reply(text(lang, "error"))
 
 
 class _EngineProtocol(asyncio.Protocol):
     """One worker's connection: frames in, onto the shared queue."""
 
-    def __init__(self, pending: list[tuple[asyncio.Transport, frames.Item]],
+    def __init__(self, pending: list[tuple[asyncio.Transport, protocol.Item]],
                  arrived: asyncio.Event) -> None:
         self.pending = pending
         self.arrived = arrived
-        self.reader = frames.FrameReader()
+        self.reader = protocol.FrameReader()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -224,7 +224,7 @@ async def serve_engine(engine: Engine, path: Path, stop: asyncio.Event) -> None:
     Batches overlap: while one batch's log is fsynced on a thread, the next batch is
     applied and committed; each is answered once its fsync returned.
     """
-    pending: list[tuple[asyncio.Transport, frames.Item]] = []
+    pending: list[tuple[asyncio.Transport, protocol.Item]] = []
     arrived = asyncio.Event()
     loop = asyncio.get_running_loop()
     durability = _Durability(engine, wake=arrived.set)  # a failed fsync stops the loop
@@ -334,24 +334,24 @@ class _Durability:
             lambda _: loop.call_soon_threadsafe(self.answer_synced))
 
 
-def _answer(messages: list[tuple[asyncio.Transport, frames.Item]], verdicts: list[Verdict],
+def _answer(messages: list[tuple[asyncio.Transport, protocol.Item]], verdicts: list[Verdict],
             durable: bool) -> None:
     """Send a committed batch's verdicts; 503 for all if its commit may not be on disk."""
     _send(messages, verdicts if durable else [UNSTORED] * len(verdicts))
 
 
-def _send(messages: list[tuple[asyncio.Transport, frames.Item]],
+def _send(messages: list[tuple[asyncio.Transport, protocol.Item]],
           answers: list[Verdict]) -> None:
     """One write per worker for all its answers in the batch."""
-    replies: dict[asyncio.Transport, list[frames.Item]] = {}
+    replies: dict[asyncio.Transport, list[protocol.Item]] = {}
     for (transport, item), answer in zip(messages, answers, strict=True):
         replies.setdefault(transport, []).append((item[1], answer))
     for transport, items in replies.items():
         if not transport.is_closing():
-            transport.write(frames.encode(items))
+            transport.write(protocol.encode(items))
 
 
-def _answer_pings(engine: Engine, batch: list[tuple[asyncio.Transport, frames.Item]]) -> None:
+def _answer_pings(engine: Engine, batch: list[tuple[asyncio.Transport, protocol.Item]]) -> None:
     pings = [(transport, item) for transport, item in batch if item[0] == PING]
     if pings:
         answer = engine.ping()
@@ -362,7 +362,12 @@ def run_engine(settings: Settings, path: Path) -> None:
     """The engine process: serve until SIGTERM, finishing the batch in hand."""
     import signal
 
-    from bot.serve import ENGINE_STOP, configure_logging, die_with_parent, freeze_startup_objects
+    from bot.server.process import (
+        ENGINE_STOP,
+        configure_logging,
+        die_with_parent,
+        freeze_startup_objects,
+    )
 
     configure_logging()
     die_with_parent(ENGINE_STOP)

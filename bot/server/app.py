@@ -9,18 +9,18 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.config import Settings
-from bot.engine import EngineThread
-from bot.engine_link import EngineLink
-from bot.fetcher import Schedule, fetcher_ctx
-from bot.intake import Intake
-from bot.webhook import MAX_BODY, WEBHOOK, Webhook, healthz, receive, verify_url
+from bot.server.engine import EngineThread
+from bot.server.gate import Intake
+from bot.server.link import EngineLink
+from bot.server.webhook import MAX_BODY, WEBHOOK, Webhook, healthz, receive, verify_url
+from bot.wechat.fetcher import Schedule, fetcher_ctx
 
 
 def init_app(settings: Settings, engine_socket: Path | None = None,
              fetch: Schedule | None = None) -> web.Application:
     """Build the webhook application; without `engine_socket` it runs its own engine.
 
-    With API credentials the application also runs a media fetcher (see bot.fetcher).
+    With API credentials the application also runs a media fetcher (see bot.wechat.fetcher).
     """
     app = web.Application(client_max_size=MAX_BODY)
     app.cleanup_ctx.append(_engine_ctx(settings, engine_socket))

@@ -6,9 +6,8 @@ import asyncio
 import itertools
 from pathlib import Path
 
-from bot import frames
-from bot.engine import MESSAGE, PING
-from bot.intake import Answer, Ticket, Verdict
+from bot.server import protocol
+from bot.server.protocol import MESSAGE, PING, Answer, Ticket, Verdict
 
 CONNECT_SECONDS = 10.0
 # WeChat gives up after 5 s: an answer later than this is worth less than a 503.
@@ -23,7 +22,7 @@ class EngineUnavailable(ConnectionError):
 class _LinkProtocol(asyncio.Protocol):
     def __init__(self, link: EngineLink) -> None:
         self.link = link
-        self.reader = frames.FrameReader()
+        self.reader = protocol.FrameReader()
 
     def data_received(self, data: bytes) -> None:
         waiting = self.link._waiting
@@ -49,7 +48,7 @@ class EngineLink:
         # request id → (the answer's future, when to give up on it)
         self._waiting: dict[int, tuple[asyncio.Future[Verdict], float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self._outbox: list[frames.Item] = []
+        self._outbox: list[protocol.Item] = []
         self._transport: asyncio.Transport | None = None
         self._connecting = asyncio.Lock()
 
@@ -78,7 +77,7 @@ class EngineLink:
     async def ping(self, timeout: float = ANSWER_SECONDS) -> Answer:
         """Ask the engine whether its database commits."""
         verdict = await self._ask((PING,), timeout)
-        assert not isinstance(verdict, str)
+        assert isinstance(verdict, Answer)
         return verdict
 
     async def close(self) -> None:
@@ -88,7 +87,7 @@ class EngineLink:
         if self._transport is not None:
             self._transport.close()
 
-    async def _ask(self, item: frames.Item, timeout: float) -> Verdict:
+    async def _ask(self, item: protocol.Item, timeout: float) -> Verdict:
         if self._transport is None or self._transport.is_closing():
             async with self._connecting:
                 if self._transport is None or self._transport.is_closing():
@@ -119,7 +118,7 @@ class EngineLink:
         if self._transport is None or self._transport.is_closing():
             self._lost()
             return
-        self._transport.write(frames.encode(outbox))
+        self._transport.write(protocol.encode(outbox))
 
     def _lost(self) -> None:
         waiting, self._waiting = self._waiting, {}

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from bot import cli_admin, cli_cases
-from bot.cli_common import Obj, pass_obj
+from bot.cli import admin as cli_admin
+from bot.cli import cases as cli_cases
+from bot.cli.common import Obj, pass_obj
 from bot.config import CHAT, WEBHOOK, Settings
 
 
@@ -47,8 +48,8 @@ def serve(obj: Obj, workers: int, access_log: bool) -> None:
     Example:
       tipline serve --workers 4
     """
-    from bot.serve import configure_logging
-    from bot.serve import serve as run
+    from bot.server.process import configure_logging
+    from bot.server.serve import serve as run
 
     settings = obj.settings(WEBHOOK)
     configure_logging()
@@ -76,7 +77,7 @@ def chat(obj: Obj, url: str | None, openid: str) -> None:
       tipline chat --user alice
       echo 帮助 | tipline chat
     """
-    from bot.chat import CHAT_HELP, ChatError, Simulator
+    from bot.cli.chat import CHAT_HELP, ChatError, Simulator
 
     settings = obj.settings(CHAT)
     url = url or f"http://{settings.host}:{settings.port}/wechat"
@@ -240,7 +241,7 @@ def menu_push(obj: Obj, dry_run: bool) -> None:
 
 
 async def _push_menu(settings: Settings, body: dict[str, Any]) -> None:
-    from bot.wechat_api import ApiError, ApiUnavailable, open_api
+    from bot.wechat.api import ApiError, ApiUnavailable, open_api
 
     try:
         async with open_api(settings) as api:

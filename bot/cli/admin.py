@@ -1,7 +1,7 @@
 """Admin commands: export, import, backup, purge.
 
 Thin click layers: the work is in db.exports/db.imports/db.admin, triage.exports and
-triage.bundle, and bot.importer. Data goes to stdout, messages and progress bars to
+triage.bundle, and bot.cli.importer. Data goes to stdout, messages and progress bars to
 stderr (bars only when stderr is a terminal); a user error is one `Error: …` line.
 Imports, backups, purges and exports are recorded in admin_log.
 """
@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import Obj, pass_obj
+from bot.cli.common import Obj, pass_obj
 
 if TYPE_CHECKING:  # sqlite_utils takes a tenth of a second to import: only when used
     import sqlite_utils
@@ -286,8 +286,8 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
       tipline import --format csv letters.csv
       tipline export --format jsonl | tipline --db other.db import -
     """
-    from bot.importer import ImportFailed, detect_format, import_tips
-    from handlers.intake import RowError, read_row
+    from bot.cli.importer import ImportFailed, detect_format, import_tips
+    from handlers.tips import RowError, read_row
 
     try:
         read_row({"description": "x", "channel": channel}, 0)

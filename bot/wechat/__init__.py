@@ -1,0 +1,1 @@
+"""The WeChat edge: wire format (signatures, encryption, XML), API client, media fetcher."""
