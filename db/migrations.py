@@ -1,13 +1,16 @@
-"""Numbered schema migrations, applied at start-up under the write lock."""
+"""Named schema migrations, applied in order at start-up under the write lock."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlite_utils
 
 from db.connection import write_transaction
 
 # Bits of entity_stats.types, one per target type (an unknown code counts as other).
-# Frozen: migration 6's triggers and the stored bits use them; db/summary.py reads them.
+# Frozen: databases store these bits, and migration 6's triggers hold them as text;
+# db/summary.py and db/entities.py read them (tests check the two still agree).
 TYPE_BITS = {"exchange": 1, "ico": 2, "wechat_account": 4, "payment": 8, "app": 16, "other": 32}
 
 
@@ -17,28 +20,25 @@ def type_bit_sql(column: str) -> str:
     return f"(CASE {column} {cases} ELSE {TYPE_BITS['other']} END)"
 
 
-def _report_keys(row: str) -> str:
-    """Return SQL selecting the entity_reports keys of a report (OLD or NEW) by its identifiers."""
-    return (f"SELECT i.kind, i.value, {row}.reporter, {row}.received_at, {row}.id "
-            f"FROM report_identifiers AS i WHERE i.report_id = {row}.id")
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: a name ("0007_export_columns") and the SQL it runs, as text."""
+
+    name: str
+    statements: tuple[str, ...]
 
 
-# Reports whose triage key changed (migrations 6 and 8 each end it their way): their
-# rows leave entity_reports under the old key first.
-_REFILED = f"""CREATE TRIGGER entity_reports_refile
-        AFTER UPDATE OF reporter, target_type, received_at ON reports
-        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
-            OR OLD.received_at IS NOT NEW.received_at BEGIN
-            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
-                ({_report_keys("OLD")});"""
-# Reports up to here may have rows in triage's tables: indexed, or being swept (migration 10).
-_INDEXED_OR_SWEPT = "(SELECT max(indexed_to, coalesce(sweep_to, 0)) FROM entity_index)"
-_NEWEST = "(SELECT coalesce(max(id), 0) FROM reports)"
-
-
-# Append only: migration N is MIGRATIONS[N - 1]; PRAGMA user_version records the last applied.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
+# Append only, and never edit one that has shipped: migration N is MIGRATIONS[N - 1], its
+# name starts with N, and PRAGMA user_version records the number of the last applied.
+#
+# Each migration is literal SQL text and calls nothing (not type_bit_sql, no shared
+# fragment): a helper edited later would change what an old migration builds on a fresh
+# database, which then differs from one upgraded years ago. So SQL that several steps
+# share (the refile trigger's opening, the "indexed or being swept" bound, the type-bit
+# CASE) is repeated in each, on purpose, exactly as it was first written: the text in
+# sqlite_master is this text, byte for byte, hence some lines longer than the rest.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_inbound_nonces_conversations", (
         # Every message or event accepted, keyed the way WeChat's retries repeat it,
         # with the reply it got (so a retry is answered again, not processed again).
         """CREATE TABLE inbound (
@@ -64,8 +64,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             state TEXT NOT NULL,
             updated_at INTEGER NOT NULL
         ) WITHOUT ROWID""",
-    ),
-    (
+    )),
+    Migration("0002_reports", (
         # Filed reports. `receipt` is what the reporter holds; `reporter` is a pseudonym.
         """CREATE TABLE reports (
             id INTEGER PRIMARY KEY,
@@ -121,8 +121,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL DEFAULT ''
         )""",
         "CREATE INDEX history_by_report ON report_history (report_id, at)",
-    ),
-    (
+    )),
+    Migration("0003_watchlist", (
         # Platforms regulators track (`tipline watchlist import`), one row per name.
         """CREATE TABLE watchlist (
             id INTEGER PRIMARY KEY,
@@ -140,8 +140,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         # A re-import deletes an entry's terms by entry: without this it scans the table.
         "CREATE INDEX watchlist_terms_by_entry ON watchlist_terms (watchlist_id)",
-    ),
-    (
+    )),
+    Migration("0004_inbound_by_message", (
         # Key inbound by MsgId first: WeChat's MsgIds (and events' CreateTime) grow with
         # time, so new rows land on the last page instead of one random page per sender,
         # which roughly halved the pages a batch writes (and its fsync).
@@ -158,8 +158,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE inbound",
         "ALTER TABLE inbound_by_message RENAME TO inbound",
         "CREATE INDEX inbound_received_at ON inbound (received_at)",
-    ),
-    (
+    )),
+    Migration("0005_fetch_jobs_api_tokens", (
         # Media waiting to be downloaded from WeChat: one job per evidence item, written
         # in the transaction that records the message, deleted when the fetch settles.
         # A fetcher claims a job by setting a lease (claimed_until); a lease that runs out
@@ -185,8 +185,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at INTEGER NOT NULL,
             fetched_at INTEGER NOT NULL
         ) WITHOUT ROWID""",
-    ),
-    (
+    )),
+    Migration("0006_cases_and_triage_tables", (
         # Case handling: who a report is assigned to (notes and changes go to
         # report_history, which is append-only).
         "ALTER TABLE reports ADD COLUMN assignee TEXT",
@@ -242,9 +242,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             types INTEGER NOT NULL,
             PRIMARY KEY (kind, value)
         ) WITHOUT ROWID""",
-        f"""INSERT INTO entity_stats SELECT kind, value, count(*), count(DISTINCT reporter),
-            min(received_at), max(received_at), sum(DISTINCT {type_bit_sql("target_type")})
-        FROM entity_reports GROUP BY kind, value""",
+        """INSERT INTO entity_stats SELECT kind, value, count(*), count(DISTINCT reporter),
+            min(received_at), max(received_at), sum(DISTINCT (CASE target_type WHEN 'exchange' THEN 1 WHEN 'ico' THEN 2 WHEN 'wechat_account' THEN 4 WHEN 'payment' THEN 8 WHEN 'app' THEN 16 WHEN 'other' THEN 32 ELSE 32 END))
+        FROM entity_reports GROUP BY kind, value""",  # noqa: E501 (frozen text)
         """CREATE TRIGGER entity_reports_insert AFTER INSERT ON report_identifiers BEGIN
             INSERT OR IGNORE INTO entity_reports
             SELECT NEW.kind, NEW.value, r.reporter, r.received_at, r.id, r.status, r.target_type
@@ -257,43 +257,48 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                  FROM reports AS r WHERE r.id = OLD.report_id);
         END""",
         # Before the row goes: its identifiers and columns find its rows by key.
-        f"""CREATE TRIGGER entity_reports_purge BEFORE DELETE ON reports BEGIN
+        """CREATE TRIGGER entity_reports_purge BEFORE DELETE ON reports BEGIN
             DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
-                ({_report_keys("OLD")});
-        END""",
-        f"""CREATE TRIGGER entity_reports_status AFTER UPDATE OF status ON reports
+                (SELECT i.kind, i.value, OLD.reporter, OLD.received_at, OLD.id FROM report_identifiers AS i WHERE i.report_id = OLD.id);
+        END""",  # noqa: E501 (frozen text)
+        """CREATE TRIGGER entity_reports_status AFTER UPDATE OF status ON reports
         WHEN OLD.status IS NOT NEW.status AND OLD.reporter IS NEW.reporter
             AND OLD.received_at IS NEW.received_at AND OLD.target_type IS NEW.target_type BEGIN
             UPDATE entity_reports SET status = NEW.status
-            WHERE (kind, value, reporter, received_at, report_id) IN ({_report_keys("NEW")});
-        END""",
+            WHERE (kind, value, reporter, received_at, report_id) IN (SELECT i.kind, i.value, NEW.reporter, NEW.received_at, NEW.id FROM report_identifiers AS i WHERE i.report_id = NEW.id);
+        END""",  # noqa: E501 (frozen text)
         # Anything else that changes what triage counts: out under the old key, back in
         # under the new, so the stats triggers see both.
-        _REFILED + """
+        """CREATE TRIGGER entity_reports_refile
+        AFTER UPDATE OF reporter, target_type, received_at ON reports
+        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.received_at IS NOT NEW.received_at BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                (SELECT i.kind, i.value, OLD.reporter, OLD.received_at, OLD.id FROM report_identifiers AS i WHERE i.report_id = OLD.id);
             INSERT OR IGNORE INTO entity_reports
             SELECT i.kind, i.value, NEW.reporter, NEW.received_at, NEW.id, NEW.status,
                 NEW.target_type
             FROM report_identifiers AS i WHERE i.report_id = NEW.id;
-        END""",
-        f"""CREATE TRIGGER entity_stats_insert AFTER INSERT ON entity_reports BEGIN
+        END""",  # noqa: E501 (frozen text)
+        """CREATE TRIGGER entity_stats_insert AFTER INSERT ON entity_reports BEGIN
             INSERT INTO entity_stats VALUES (
                 NEW.kind, NEW.value, 1,
                 NOT EXISTS (SELECT 1 FROM entity_reports WHERE kind = NEW.kind
                     AND value = NEW.value AND reporter = NEW.reporter
                     AND report_id != NEW.report_id),
-                NEW.received_at, NEW.received_at, {type_bit_sql("NEW.target_type")})
+                NEW.received_at, NEW.received_at, (CASE NEW.target_type WHEN 'exchange' THEN 1 WHEN 'ico' THEN 2 WHEN 'wechat_account' THEN 4 WHEN 'payment' THEN 8 WHEN 'app' THEN 16 WHEN 'other' THEN 32 ELSE 32 END))
             ON CONFLICT (kind, value) DO UPDATE SET
                 reports = reports + 1,
                 reporters = reporters + excluded.reporters,
                 first_seen = min(first_seen, excluded.first_seen),
                 last_seen = max(last_seen, excluded.last_seen),
                 types = types | excluded.types;
-        END""",
+        END""",  # noqa: E501 (frozen text)
         # A deletion re-reads only what it may have changed: the reporter's other rows,
         # the last sighting if it was this one, whether another row has its type. The
         # first sighting becomes unknown instead (a purge deletes oldest first: re-reading
         # it every time would read the entity once per deleted report).
-        f"""CREATE TRIGGER entity_stats_delete AFTER DELETE ON entity_reports BEGIN
+        """CREATE TRIGGER entity_stats_delete AFTER DELETE ON entity_reports BEGIN
             UPDATE entity_stats SET
                 reports = reports - 1,
                 reporters = reporters - NOT EXISTS (SELECT 1 FROM entity_reports
@@ -304,19 +309,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                         WHERE kind = OLD.kind AND value = OLD.value), last_seen) END,
                 types = CASE WHEN EXISTS (SELECT 1 FROM entity_reports WHERE kind = OLD.kind
                     AND value = OLD.value
-                    AND {type_bit_sql("target_type")} = {type_bit_sql("OLD.target_type")})
+                    AND (CASE target_type WHEN 'exchange' THEN 1 WHEN 'ico' THEN 2 WHEN 'wechat_account' THEN 4 WHEN 'payment' THEN 8 WHEN 'app' THEN 16 WHEN 'other' THEN 32 ELSE 32 END) = (CASE OLD.target_type WHEN 'exchange' THEN 1 WHEN 'ico' THEN 2 WHEN 'wechat_account' THEN 4 WHEN 'payment' THEN 8 WHEN 'app' THEN 16 WHEN 'other' THEN 32 ELSE 32 END))
                     THEN types
-                    ELSE types & ~{type_bit_sql("OLD.target_type")} END
+                    ELSE types & ~(CASE OLD.target_type WHEN 'exchange' THEN 1 WHEN 'ico' THEN 2 WHEN 'wechat_account' THEN 4 WHEN 'payment' THEN 8 WHEN 'app' THEN 16 WHEN 'other' THEN 32 ELSE 32 END) END
             WHERE kind = OLD.kind AND value = OLD.value;
             DELETE FROM entity_stats
             WHERE kind = OLD.kind AND value = OLD.value AND reports <= 0;
-        END""",
+        END""",  # noqa: E501 (frozen text)
         # Triage totals read only these: counts by status and type (a range per pair),
         # and distinct reporters (in reporter order: counted as read, no temporary B-tree).
         "CREATE INDEX reports_by_type ON reports (status, target_type, received_at)",
         "CREATE INDEX reports_by_reporter_status ON reports (reporter, received_at, status)",
-    ),
-    (
+    )),
+    Migration("0007_export_columns", (
         # What `tipline export` shows of a report's identifiers and evidence, kept on the
         # report row so an export is one sequential scan of one table (a subquery and a
         # count per row made it 5x the sqlite3 shell's dump). identifiers_text is
@@ -342,8 +347,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UPDATE reports SET evidence_count = evidence_count - 1 WHERE id = OLD.report_id;
             UPDATE reports SET evidence_count = evidence_count + 1 WHERE id = NEW.report_id;
         END""",
-    ),
-    (
+    )),
+    Migration("0008_entity_index", (
         # Triage's entity tables are brought up to date in bulk (db/entities.py) by whoever
         # reads them or files in bulk, no longer by a trigger per identifier filed: those
         # cost the chat ~45 us a message and the import a third of its time. Everything
@@ -364,11 +369,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         WHEN NEW.report_id <= (SELECT indexed_to FROM entity_index) BEGIN
             INSERT OR IGNORE INTO entity_pending VALUES (NEW.report_id);
         END""",
+        # A refiled report's rows leave entity_reports under the old key, as in migration 6
+        # (the same opening, repeated); it is indexed again under the new.
         "DROP TRIGGER entity_reports_refile",
-        _REFILED + """
+        """CREATE TRIGGER entity_reports_refile
+        AFTER UPDATE OF reporter, target_type, received_at ON reports
+        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.received_at IS NOT NEW.received_at BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                (SELECT i.kind, i.value, OLD.reporter, OLD.received_at, OLD.id FROM report_identifiers AS i WHERE i.report_id = OLD.id);
             INSERT OR IGNORE INTO entity_pending SELECT NEW.id
             WHERE NEW.id <= (SELECT indexed_to FROM entity_index);
-        END""",
+        END""",  # noqa: E501 (frozen text)
         # Ids are max(id) + 1: once the newest reports are deleted, their ids come back,
         # and must then count as not yet indexed.
         """CREATE TRIGGER entity_index_deleted AFTER DELETE ON reports BEGIN
@@ -379,14 +391,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # reports_by_reporter_status (reporter, received_at, status) serves every query
         # this one did: one index less to write per report filed.
         "DROP INDEX reports_by_reporter",
-    ),
-    (
+    )),
+    Migration("0009_drop_identifiers_by_value", (
         # entity_reports is keyed by (kind, value) too, and `tipline show` now counts the
         # reports naming an identifier from it (db/cases.py). Each filed identifier wrote a
         # page of this index at random: at a million reports, 40% of an import's writing.
         "DROP INDEX identifiers_by_value",
-    ),
-    (
+    )),
+    Migration("0010_entity_sweep", (
         # A big backlog (an import's) is indexed in key order, not report by report
         # (db/entities.py, "sweep"): the reports in (indexed_to, sweep_to] are taken in
         # for every entity up to (swept_kind, swept_value), one range of keys per
@@ -401,36 +413,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # follows it (entity_pending), as one already indexed is: what the sweep staged
         # of it is stale. A deleted one stays there as a mark (its id cannot come back
         # while newer reports exist) so that the sweep skips it.
+        # max(indexed_to, coalesce(sweep_to, 0)): reports up to there may have rows in
+        # triage's tables, indexed or being swept (the bound is repeated in each trigger).
         "DROP TRIGGER entity_pending_identifier",
-        f"""CREATE TRIGGER entity_pending_identifier AFTER INSERT ON report_identifiers
-        WHEN NEW.report_id <= {_INDEXED_OR_SWEPT} BEGIN
+        """CREATE TRIGGER entity_pending_identifier AFTER INSERT ON report_identifiers
+        WHEN NEW.report_id <= (SELECT max(indexed_to, coalesce(sweep_to, 0)) FROM entity_index) BEGIN
             INSERT OR IGNORE INTO entity_pending VALUES (NEW.report_id);
-        END""",
-        f"""CREATE TRIGGER entity_sweep_identifier_gone AFTER DELETE ON report_identifiers
+        END""",  # noqa: E501 (frozen text)
+        """CREATE TRIGGER entity_sweep_identifier_gone AFTER DELETE ON report_identifiers
         WHEN OLD.report_id > (SELECT indexed_to FROM entity_index)
-            AND OLD.report_id <= {_INDEXED_OR_SWEPT} BEGIN
+            AND OLD.report_id <= (SELECT max(indexed_to, coalesce(sweep_to, 0)) FROM entity_index) BEGIN
             INSERT OR IGNORE INTO entity_pending VALUES (OLD.report_id);
-        END""",
-        f"""CREATE TRIGGER entity_sweep_status AFTER UPDATE OF status ON reports
+        END""",  # noqa: E501 (frozen text)
+        """CREATE TRIGGER entity_sweep_status AFTER UPDATE OF status ON reports
         WHEN OLD.status IS NOT NEW.status AND NEW.id > (SELECT indexed_to FROM entity_index)
-            AND NEW.id <= {_INDEXED_OR_SWEPT} BEGIN
+            AND NEW.id <= (SELECT max(indexed_to, coalesce(sweep_to, 0)) FROM entity_index) BEGIN
             INSERT OR IGNORE INTO entity_pending VALUES (NEW.id);
         END""",
         "DROP TRIGGER entity_reports_refile",
-        _REFILED + f"""
+        """CREATE TRIGGER entity_reports_refile
+        AFTER UPDATE OF reporter, target_type, received_at ON reports
+        WHEN OLD.reporter IS NOT NEW.reporter OR OLD.target_type IS NOT NEW.target_type
+            OR OLD.received_at IS NOT NEW.received_at BEGIN
+            DELETE FROM entity_reports WHERE (kind, value, reporter, received_at, report_id) IN
+                (SELECT i.kind, i.value, OLD.reporter, OLD.received_at, OLD.id FROM report_identifiers AS i WHERE i.report_id = OLD.id);
             INSERT OR IGNORE INTO entity_pending SELECT NEW.id
-            WHERE NEW.id <= {_INDEXED_OR_SWEPT};
-        END""",
+            WHERE NEW.id <= (SELECT max(indexed_to, coalesce(sweep_to, 0)) FROM entity_index);
+        END""",  # noqa: E501 (frozen text)
         "DROP TRIGGER entity_index_deleted",
-        f"""CREATE TRIGGER entity_index_deleted AFTER DELETE ON reports BEGIN
+        """CREATE TRIGGER entity_index_deleted AFTER DELETE ON reports BEGIN
             UPDATE entity_index SET
-                indexed_to = min(indexed_to, {_NEWEST}),
-                sweep_to = min(sweep_to, {_NEWEST});
-            DELETE FROM entity_pending WHERE report_id = OLD.id OR report_id > {_NEWEST};
+                indexed_to = min(indexed_to, (SELECT coalesce(max(id), 0) FROM reports)),
+                sweep_to = min(sweep_to, (SELECT coalesce(max(id), 0) FROM reports));
+            DELETE FROM entity_pending WHERE report_id = OLD.id OR report_id > (SELECT coalesce(max(id), 0) FROM reports);
             INSERT OR IGNORE INTO entity_pending SELECT OLD.id FROM entity_index
             WHERE OLD.id > indexed_to AND OLD.id <= sweep_to;
-        END""",
-    ),
+        END""",  # noqa: E501 (frozen text)
+    )),
 )
 
 
@@ -450,8 +469,8 @@ def migrate(db: sqlite_utils.Database) -> int:
             raise RuntimeError(
                 f"database schema {current} is newer than this Tipline ({len(MIGRATIONS)})"
             )
-        for number in range(current + 1, len(MIGRATIONS) + 1):
-            for statement in MIGRATIONS[number - 1]:
+        for migration in MIGRATIONS[current:]:
+            for statement in migration.statements:
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
     return len(MIGRATIONS) - current
