@@ -10,7 +10,7 @@ import sqlite_utils
 from db.connection import write_transaction
 from db.watchlist import watchlist_match
 from triage.case import Case, Change, Evidence, HistoryEntry, Identifier, Update, plan
-from triage.extract import KINDS
+from triage.vocabulary import KINDS
 
 # How many reports name identifier i: those triage has indexed (entity_reports, keyed by
 # kind and value) and those it has not yet (above indexed_to, unless a sweep under way has

@@ -29,11 +29,10 @@ import sqlite_utils
 from db import entities
 from db.connection import connect, write_transaction
 from db.migrations import TYPE_BITS
-from handlers.texts import TARGET_TYPES
 from triage import score as scoring
-from triage.case import STATUSES
 from triage.summary import EntityRow, Filters, Ranking, Totals
 from triage.times import DAY, UTC_OFFSET
+from triage.vocabulary import STATUSES, TARGET_TYPES
 
 # Below this share of all reports in its window, a --since ranking reads the window in one
 # pass; above it, it walks entities by their all-time stats (bounds, refined one by one).

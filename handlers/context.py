@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.messages import Inbound, Reply
-from handlers.receipts import new_receipt
 from handlers.store import Store
 from handlers.texts import name, text
+from triage.vocabulary import new_receipt
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from typing import Any
 from handlers import commands, events, report, status
 from handlers.context import Context, Policy
 from handlers.messages import NO_REPLY, Inbound, Reply
-from handlers.receipts import new_receipt
 from handlers.router import Router
 from handlers.store import Store
+from triage.vocabulary import new_receipt
 
 root = Router("root")
 root.include(commands.router)

@@ -9,18 +9,18 @@ yet answered, so a quick report that arrives with its "who" filled in skips that
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from handlers.context import Context
 from handlers.messages import Inbound, Reply
-from handlers.receipts import display
 from handlers.router import Router
 from handlers.store import EvidenceItem, NewReport
-from handlers.texts import TARGET_TYPES
 from triage.extract import Identifier, extract
 from triage.normalise import match_key
+from triage.vocabulary import TARGET_TYPES
+from triage.vocabulary import display_receipt as display
 
 # Reads an answer into the draft: returns what to echo ("" for nothing), or None when the
 # answer is unusable and the question must be asked again.
@@ -82,17 +82,26 @@ def message_text(inbound: Inbound) -> str:
     return f"{inbound.title} {inbound.url}".strip() if inbound.kind == "link" else inbound.text
 
 
+def who_files(typed: str, found: Iterable[Identifier]) -> list[Identifier]:
+    """The identifiers a "who" answer is filed with, in the chat and in an import alike.
+
+    What the extractor found, less one-character names; when that is nothing, the whole
+    answer stands as a name if it names something ("我也不知道" does not).
+    """
+    kept = [i for i in found if i.kind != "name" or len(i.value) > 1]
+    if kept or not typed:
+        return kept
+    plain = unicodedata.normalize("NFKC", typed).strip()
+    return [Identifier("name", plain.casefold(), typed)] if names_something(plain) else []
+
+
 def read_who(ctx: Context, draft: dict[str, Any]) -> str | None:
     """Stores who is reported and echoes the identifiers recognised in it."""
     inbound = ctx.inbound
     typed, note = _trim(ctx, message_text(inbound).strip(), ctx.policy.max_who)
-    found = extract(typed) if note else found_in(inbound)
-    found = [i for i in found if i.kind != "name" or len(i.value) > 1]
+    found = who_files(typed, extract(typed) if note else found_in(inbound))
     if not found:
-        plain = unicodedata.normalize("NFKC", typed).strip()
-        if not names_something(plain):
-            return None
-        found = [Identifier("name", plain.casefold(), typed)]
+        return None
     draft["who"] = typed
     draft["who_ids"] = [[i.kind, i.value, i.raw] for i in found]
     return _join(note, _echo(ctx, found))

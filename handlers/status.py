@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from handlers.context import Context
 from handlers.messages import Reply
-from handlers.receipts import display, normalise
 from handlers.router import Router
 from handlers.store import ReportStatus
+from triage.vocabulary import display_receipt as display
+from triage.vocabulary import normalise_receipt as normalise
 
 router = Router("status")
 

@@ -157,7 +157,6 @@ EN: Final[dict[str, str]] = {
 CATALOGS: Final = {"zh": ZH, "en": EN}
 
 # Names of codes, per language: what reporters see instead of the stored code.
-TARGET_TYPES: Final = ("exchange", "ico", "wechat_account", "payment", "app", "other")
 NAMES: Final[dict[str, dict[str, str]]] = {
     "zh": {
         "exchange": "交易所或交易网站", "ico": "ICO/代币发行",

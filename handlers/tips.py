@@ -24,13 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.receipts import normalise as normalise_receipt
-from handlers.report import filed_identifiers, names_something
-from handlers.texts import TARGET_TYPES
+from handlers.report import filed_identifiers, who_files
 from triage.extract import Identifier, extract
 from triage.times import BadTime, parse_time
+from triage.vocabulary import KINDS, STATUSES, TARGET_TYPES, normalise_receipt
 
-STATUSES = ("new", "reviewing", "escalated", "dismissed", "closed")
 FIELDS = ("description", "who", "target_type", "received_at", "reporter", "channel")
 DEFAULT_CHANNEL = "import"
 MAX_DESCRIPTION = 20_000  # characters: a long letter, transcribed
@@ -177,18 +175,11 @@ def _json_type(value: Any) -> str:
 
 # --- identifiers, as the chat files them ------------------------------------------------
 
-KINDS = frozenset(("url", "domain", "evm", "btc", "tron", "wechat_id", "official_account",
-                   "qq", "phone", "telegram", "email", "name"))
 
 
 def who_identifiers(who: str) -> list[Identifier]:
     """What the chat's "who" step recognises in an answer (handlers.report.read_who)."""
-    found = [i for i in extract(who) if i.kind != "name" or len(i.value) > 1]
-    if not found and who:
-        plain = unicodedata.normalize("NFKC", who).strip()
-        if names_something(plain):
-            found = [Identifier("name", plain.casefold(), who)]
-    return found
+    return who_files(who, extract(who))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -17,10 +17,11 @@ from bot.cli import cli
 from db.connection import connect
 from db.migrations import migrate
 from db.reports import SqlStore
-from handlers.receipts import display, new_receipt
 from handlers.store import NewReport
 from triage.extract import extract
 from triage.normalise import match_key
+from triage.vocabulary import display_receipt as display
+from triage.vocabulary import new_receipt
 
 DAY = 86400
 

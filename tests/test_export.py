@@ -136,18 +136,20 @@ def test_filters_pick_reports_by_time_and_status(
     assert receipts("--status", "closed") == []
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--since", "last tuesday"], "Error: --since: bad date 'last tuesday'"),
-    (["--until", "2024-13-01"], "Error: --until: bad date '2024-13-01'"),
-    (["--status", "open"], "Error: unknown status 'open': use one of new, reviewing,"),
-    (["--format", "xlsx"], "Error: xlsx needs --output FILE"),
-    (["--output", "/nonexistent-dir/r.csv"], "Error: cannot write /nonexistent-dir/r.csv"),
+@pytest.mark.parametrize(("args", "status", "message"), [
+    (["--since", "last tuesday"], 2, "Error: --since: bad date 'last tuesday'"),
+    (["--until", "2024-13-01"], 2, "Error: --until: bad date '2024-13-01'"),
+    (["--status", "open"], 2, "Error: --status: unknown value 'open'; use one of new, reviewing,"),
+    (["--format", "xlsx"], 1, "Error: xlsx needs --output FILE"),
+    (["--output", "/nonexistent-dir/r.csv"], 1, "Error: cannot write /nonexistent-dir/r.csv"),
 ])
 def test_bad_options_are_one_clear_line(
-    settings: Settings, filed: dict[str, str], tmp_path: Path, args: list[str], message: str
+    settings: Settings, filed: dict[str, str], tmp_path: Path, args: list[str], status: int,
+    message: str,
 ) -> None:
+    """A bad option value is a usage error (2); what cannot be done is a user error (1)."""
     result = run(["export", *args], env(settings), tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == status
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""

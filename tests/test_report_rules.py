@@ -20,7 +20,9 @@ from db.reports import SqlStore
 from handlers.context import Policy
 from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
-from handlers.receipts import display, new_receipt, normalise
+from triage.vocabulary import display_receipt as display
+from triage.vocabulary import new_receipt
+from triage.vocabulary import normalise_receipt as normalise
 
 START = 1_800_000_000
 _IDS = itertools.count(1)

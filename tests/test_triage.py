@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from bot.cli import cases as cli_cases
 from db import entities as entity_index
 from db import pace
 from db.cases import load_case
@@ -26,7 +25,7 @@ from tests.test_cli import run
 from triage import score as scoring
 from triage import summary as summary_module
 from triage.allowlist import is_allowlisted
-from triage.extract import KINDS, extract
+from triage.extract import extract
 from triage.summary import Filters, Totals, shown_score, summarise
 from triage.watchlist import lookup_terms, parse_csv
 
@@ -259,10 +258,6 @@ def test_help_explains_the_score_and_the_readme_documents_it() -> None:
         assert code.split("_")[0] in help_text and f"{weight:g}" in help_text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "## Triage score" in readme
-
-
-def test_the_cli_knows_the_extractors_kinds() -> None:
-    assert cli_cases.KINDS == KINDS
 
 
 def test_matched_kinds_are_their_own_watchlist_terms() -> None:

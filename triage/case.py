@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.receipts import display
 from triage.times import iso
+from triage.vocabulary import STATUSES
+from triage.vocabulary import display_receipt as display
 
-STATUSES = ("new", "reviewing", "escalated", "dismissed", "closed")
 NOBODY = "nobody"
 MAX_NOTE = 4000  # characters; a note is a finding, not a document
 

@@ -30,21 +30,10 @@ from dataclasses import dataclass
 
 from triage import contacts, links, names, wallets
 from triage.textscan import TextScan
+from triage.vocabulary import KINDS
 
-KINDS = (
-    "url",
-    "domain",
-    "evm",
-    "btc",
-    "tron",
-    "wechat_id",
-    "official_account",
-    "qq",
-    "phone",
-    "telegram",
-    "email",
-    "name",
-)
+__all__ = ["KINDS", "Identifier", "as_json", "extract"]
+
 
 _SCANNERS: tuple[Callable[[TextScan], None], ...] = (
     links.scan_scheme_urls,

@@ -13,11 +13,10 @@ import re
 from collections.abc import Iterable, Set
 from typing import TYPE_CHECKING, Any
 
-from handlers.receipts import display
-from handlers.texts import TARGET_TYPES
-from triage.case import STATUSES
 from triage.summary import Summary
 from triage.times import day_label, day_number, iso, short
+from triage.vocabulary import STATUSES, TARGET_TYPES
+from triage.vocabulary import display_receipt as display
 
 if TYPE_CHECKING:
     from triage.similar import Suggestion

@@ -11,12 +11,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from handlers.receipts import display
-from handlers.texts import TARGET_TYPES
-from triage.case import STATUSES, Case
+from triage.case import Case
 from triage.render import RECEIPTS_SHOWN, filters_line, headline, in_order, plural
 from triage.summary import Summary
 from triage.times import iso, short
+from triage.vocabulary import STATUSES, TARGET_TYPES
+from triage.vocabulary import display_receipt as display
 
 
 def summary_rich(summary: Summary) -> RenderableType:

@@ -32,7 +32,7 @@ from db import entities, imports  # noqa: E402
 from db.connection import connect  # noqa: E402
 from db.migrations import migrate  # noqa: E402
 from db.pace import Pace  # noqa: E402
-from handlers.receipts import new_receipt  # noqa: E402
+from triage.vocabulary import new_receipt  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789"
 

@@ -14,7 +14,7 @@ import click
 
 from bot.cli import admin as cli_admin
 from bot.cli import cases as cli_cases
-from bot.cli.common import Obj, pass_obj
+from bot.cli.common import Obj, database, pass_obj
 from bot.config import CHAT, WEBHOOK, Settings
 
 
@@ -169,8 +169,6 @@ def watchlist_import(obj: Obj, file: str) -> None:
     """
     import time
 
-    from db.connection import connect
-    from db.migrations import migrate
     from db.watchlist import import_entries
     from triage.watchlist import WatchlistError, parse_csv
 
@@ -182,9 +180,8 @@ def watchlist_import(obj: Obj, file: str) -> None:
         entries = parse_csv(data)
     except WatchlistError as error:
         raise click.ClickException(f"{file}: {error}") from None
-    db = connect(obj.settings().db_path)
-    migrate(db)
-    counts = import_entries(db, entries, int(time.time()))
+    with database(obj, create=True) as db:
+        counts = import_entries(db, entries, int(time.time()))
     addresses = sum(counts.terms[kind] for kind in ("evm", "btc", "tron"))
     click.echo(
         f"watchlist: {len(entries)} entries imported ({counts.added} new, "

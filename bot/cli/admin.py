@@ -8,142 +8,52 @@ Imports, backups, purges and exports are recorded in admin_log.
 
 from __future__ import annotations
 
-import getpass
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli.common import Obj, pass_obj
+from bot.cli.common import (
+    Bound,
+    Obj,
+    actor,
+    at,
+    database,
+    format_option,
+    output_option,
+    output_stream,
+    pass_obj,
+    progress,
+    reader_left,
+    since_option,
+    statuses_option,
+    until_option,
+)
 
-if TYPE_CHECKING:  # sqlite_utils takes a tenth of a second to import: only when used
-    import sqlite_utils
+if TYPE_CHECKING:  # the database layer takes a tenth of a second to import: only when used
+    from db.connection import Database
 
-STATUSES = ("new", "reviewing", "escalated", "dismissed", "closed")
-
-
-# --- shared -----------------------------------------------------------------------------
-
-
-def _actor() -> str:
-    """Who is running the command, for the admin log (the login name)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (a container without /etc/passwd entry)
-        return "unknown"
-
-
-def _open_db(obj: Obj) -> tuple[sqlite_utils.Database, Any]:
-    """Open the existing database (migrated); a missing or unreadable one is an error."""
-    import sqlite3
-
-    from db.connection import connect
-    from db.migrations import migrate
-
-    settings = obj.settings()
-    path = settings.db_path
-    if not path.is_file():
-        raise click.ClickException(f"no database at {path} (set TIPLINE_DB or pass --db)")
-    try:
-        db = connect(path)
-        # An admin can wait for the server's transactions longer than a webhook can.
-        db.execute("PRAGMA busy_timeout = 10000")
-        migrate(db)
-    except sqlite3.Error as error:
-        raise click.ClickException(f"cannot open the database {path}: {error}") from None
-    return db, settings
-
-
-def _statuses(given: tuple[str, ...]) -> tuple[str, ...]:
-    """--status values (repeatable, or comma-separated), checked."""
-    found = tuple(dict.fromkeys(
-        s.strip().lower() for value in given for s in value.split(",") if s.strip()))
-    for status in found:
-        if status not in STATUSES:
-            raise click.ClickException(
-                f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    return found
-
-
-def _bound(option: str, value: str | None, now: int, *, end: bool = False) -> int | None:
-    from triage.times import BadTime, parse_bound
-
-    if value is None:
-        return None
-    try:
-        return parse_bound(value, now, end=end)
-    except BadTime as error:
-        raise click.ClickException(f"{option}: {error} (or a span before now: 7d, 12h)"
-                                   ) from None
-
-
-@contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr while the block runs (only when stderr is a terminal)."""
-    if not sys.stderr.isatty():
-        yield lambda done: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
-
-
-@contextmanager
-def _output(path: Path | None) -> Iterator[tuple[IO[bytes], Path | None]]:
-    """Stdout, or a file written beside `path` and renamed into place when complete."""
-    if path is None:
-        yield sys.stdout.buffer, None
-        sys.stdout.buffer.flush()
-        return
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        stream = open(partial, "wb", buffering=1 << 20)  # noqa: SIM115 (closed below)
-    except OSError as error:
-        raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
-    try:
-        with stream:
-            yield stream, partial
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 # --- export -----------------------------------------------------------------------------
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(("csv", "jsonl", "xlsx")), default="csv",
-              show_default=True, help="csv opens in Excel/WPS; jsonl imports back; xlsx.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to FILE instead of stdout (required for xlsx).")
-@click.option("--since", metavar="WHEN",
-              help="Received on or after: 2024-05-01, an ISO 8601 time, or 7d / 12h ago.")
-@click.option("--until", metavar="WHEN",
-              help="Received before (a bare date includes that whole day).")
-@click.option("--status", "statuses", multiple=True, metavar="STATUS",
-              help="Only these statuses (repeat, or comma-separate): "
-                   + ", ".join(STATUSES) + ".")
+@format_option(("csv", "jsonl", "xlsx"), "csv",
+               "csv opens in Excel/WPS; jsonl imports back; xlsx.")
+@output_option("Write to FILE instead of stdout (required for xlsx).")
+@since_option
+@until_option
+@statuses_option
 @click.option("--evidence-bundle", "bundle", type=click.Path(path_type=Path), metavar="DIR",
               help="Also write a BagIt bag: one JSON record per report, the evidence files, "
                    "SHA-256 manifests. Rows then go only to --output, if given.")
 @pass_obj
-def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: str | None,
+def export(obj: Obj, fmt: str, output: Path | None, since: Bound | None, until: Bound | None,
            statuses: tuple[str, ...], bundle: Path | None) -> None:
     """Export reports, one row each: receipt, received_at, status, target_type, identifiers,
     description, evidence_count, reporter (a pseudonym), who, channel, lang, assignee,
@@ -159,18 +69,27 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
       tipline export --format xlsx -o reports.xlsx
       tipline export --status escalated --evidence-bundle case-2024-06/
     """
+
+    from db import exports
+
+    now = int(time.time())
+    where = exports.ExportFilter(at(since), at(until), statuses)
+    if fmt == "xlsx" and output is None and bundle is None:
+        raise click.ClickException("xlsx needs --output FILE (a workbook is not terminal text)")
+    with database(obj) as db:
+        _export(db, obj, fmt, output, since, until, where, bundle, now)
+
+
+def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound | None,
+            until: Bound | None, where: Any, bundle: Path | None, now: int) -> None:
+    """Write the rows and the bundle, then record the export in the admin log."""
     import sqlite3
 
     from db import exports
     from db.admin import log_action
     from triage import exports as writers
 
-    now = int(time.time())
-    where = exports.ExportFilter(_bound("--since", since, now),
-                                 _bound("--until", until, now, end=True), _statuses(statuses))
-    if fmt == "xlsx" and output is None and bundle is None:
-        raise click.ClickException("xlsx needs --output FILE (a workbook is not terminal text)")
-    db, settings = _open_db(obj)
+    settings = obj.settings()
     # One committed state for the count, the rows and the bundle, read in one scan.
     rows_wanted = output is not None or bundle is None
     try:
@@ -182,22 +101,22 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
         total = exports.count(snapshot.db, where)
         written = 0
         if rows_wanted:
-            with _output(output) as (stream, partial), _progress(total, "export") as progress:
+            with output_stream(output) as (stream, partial), progress(total, "export") as bar:
                 if fmt == "xlsx":
                     assert partial is not None
                     stream.close()
                     written = writers.write_xlsx(exports.COLUMNS, exports.table_rows(
-                        snapshot.db, where, guard=False), partial, progress)
+                        snapshot.db, where, guard=False), partial, bar)
                 else:
                     start = writers.csv_header(exports.COLUMNS) if fmt == "csv" else b""
                     written = writers.write_pages(start, snapshot.lines(fmt, where), stream,
-                                                  progress)
+                                                  bar)
         if bundle is not None:
             result = _write_bundle(snapshot.db, settings.evidence_dir, bundle, where, total,
                                    since, until, now)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as other Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        reader_left()
         sys.exit(1)
     except OSError as error:
         target = output or bundle or "stdout"
@@ -207,13 +126,14 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
     finally:
         snapshot.close()
     detail: dict[str, Any] = {"format": fmt, "output": str(output) if output else None,
-                              "since": since, "until": until, "statuses": list(where.statuses),
+                              "since": since and since.typed, "until": until and until.typed,
+                              "statuses": list(where.statuses),
                               "rows": written}
     if bundle is not None:
         detail.update(bundle=str(bundle), bundle_reports=result.reports,
                       bundle_files=result.files)
     try:
-        log_action(db, now, _actor(), "export", detail)
+        log_action(db, now, actor(), "export", detail)
     except sqlite3.Error as error:  # a read-only copy of the database: the export stands
         click.echo(f"export: not recorded in admin_log ({error})", err=True)
     if output is not None:
@@ -224,9 +144,8 @@ def export(obj: Obj, fmt: str, output: Path | None, since: str | None, until: st
                    f"evidence files{problems}", err=True)
 
 
-def _write_bundle(db: sqlite_utils.Database, evidence_dir: Path, path: Path,
-                  where: Any, total: int, since: str | None, until: str | None,
-                  now: int) -> Any:
+def _write_bundle(db: Database, evidence_dir: Path, path: Path, where: Any, total: int,
+                  since: Bound | None, until: Bound | None, now: int) -> Any:
     from db import exports
     from triage.bundle import BundleError, write_bundle
     from triage.times import iso
@@ -236,16 +155,17 @@ def _write_bundle(db: sqlite_utils.Database, evidence_dir: Path, path: Path,
         "Source-Organization": "Tipline",
         "Bagging-Date": iso(now)[:10],
         "Bag-Software-Agent": f"tipline {version}",
-        "Exporter": _actor(),
+        "Exporter": actor(),
         "Export-Time": iso(now),
-        "Export-Filter": (f"since={since or '-'}; until={until or '-'}; "
+        "Export-Filter": (f"since={since.typed if since else '-'}; "
+                          f"until={until.typed if until else '-'}; "
                           f"status={','.join(where.statuses) or 'any'}"),
         "Tipline-Version": version,
     }
     records = (exports.full_report(db, i) for i in exports.report_ids(db, where))
     try:
-        with _progress(total, "bundle") as progress:
-            return write_bundle(path, records, evidence_dir, info, progress)
+        with progress(total, "bundle") as bar:
+            return write_bundle(path, records, evidence_dir, info, bar)
     except BundleError as error:
         raise click.ClickException(str(error)) from None
 
@@ -308,14 +228,14 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
         def update(done: int, total: int) -> None:
             if not shown:
                 bars.close()  # the previous phase's bar
-                shown.append(bars.enter_context(_progress(total, label)))
+                shown.append(bars.enter_context(progress(total, label)))
             shown[0](done)
 
         return update
 
     try:
         result = import_tips(file, fmt, db_path=settings.db_path,
-                             secret_key=settings.secret_key, actor=_actor(),
+                             secret_key=settings.secret_key, actor=actor(),
                              now=int(time.time()), channel=channel.lower(),
                              progress=bar("import"), indexing=bar("entities"))
     except ImportFailed as failed:
@@ -360,12 +280,20 @@ def backup(obj: Obj, dest: Path, force: bool) -> None:
       tipline backup /var/backups/tipline/
       tipline backup tipline-$(date +%F).db
     """
+
+
+    settings = obj.settings()
+    with database(obj) as db:
+        _backup(db, settings.db_path, dest, force)
+
+
+def _backup(db: Database, source: Path, dest: Path, force: bool) -> None:
+    """Copy, verify and record one backup."""
     import sqlite3
 
     from db.admin import BackupError, log_action
     from db.admin import backup as run
 
-    db, settings = _open_db(obj)
     now = int(time.time())
     if dest.is_dir():
         dest = dest / time.strftime("tipline-%Y%m%d-%H%M%S.db", time.localtime(now))
@@ -373,16 +301,16 @@ def backup(obj: Obj, dest: Path, force: bool) -> None:
         raise click.ClickException(f"{dest} exists: pass --force to replace it")
     if not dest.parent.is_dir():
         raise click.ClickException(f"cannot write {dest}: no folder {dest.parent}")
-    if dest.resolve() == settings.db_path.resolve():
+    if dest.resolve() == source.resolve():
         raise click.ClickException("the backup cannot replace the database itself")
     try:
-        result = run(settings.db_path, dest)
+        result = run(source, dest)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     except (OSError, sqlite3.Error) as error:
         reason = error.strerror if isinstance(error, OSError) else str(error)
         raise click.ClickException(f"cannot write {dest}: {reason}") from None
-    log_action(db, now, _actor(), "backup",
+    log_action(db, now, actor(), "backup",
                {"dest": str(dest), "bytes": result.size, "reports": result.reports})
     click.echo(f"backup: {dest} ({result.size / 1e6:,.1f} MB, {result.reports:,} reports)",
                err=True)
@@ -394,8 +322,7 @@ def backup(obj: Obj, dest: Path, force: bool) -> None:
 @click.command()
 @click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
               metavar="DAYS", help="Purge reports received more than DAYS days ago.")
-@click.option("--status", "statuses", multiple=True, metavar="STATUS",
-              help="Only reports with these statuses (repeat, or comma-separate).")
+@statuses_option
 @click.option("--dry-run", is_flag=True, help="Say what would go; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_obj
@@ -410,13 +337,20 @@ def purge(obj: Obj, days: int, statuses: tuple[str, ...], dry_run: bool, yes: bo
       tipline purge --older-than 730 --dry-run
       tipline purge --older-than 365 --status dismissed,closed --yes
     """
+
+    settings = obj.settings()
+    with database(obj) as db:
+        _purge(db, settings.evidence_dir, days, statuses, dry_run, yes)
+
+
+def _purge(db: Database, evidence_dir: Path, days: int, wanted: tuple[str, ...],
+           dry_run: bool, yes: bool) -> None:
+    """Say what goes, ask, delete, remove the files no report uses, record it."""
     from db.admin import log_action, purge_plan
     from db.admin import purge as run
     from triage.evidence import evidence_path
     from triage.times import iso
 
-    wanted = _statuses(statuses)
-    db, settings = _open_db(obj)
     now = int(time.time())
     cutoff = now - days * 86400
     plan = purge_plan(db, cutoff, wanted)
@@ -435,13 +369,13 @@ def purge(obj: Obj, days: int, statuses: tuple[str, ...], dry_run: bool, yes: bo
     failed: list[str] = []
     for sha in counts.files:
         try:
-            evidence_path(settings.evidence_dir, sha).unlink()
+            evidence_path(evidence_dir, sha).unlink()
             removed += 1
         except FileNotFoundError:
             missing += 1
         except OSError as error:
             failed.append(f"{sha}: {error.strerror}")
-    log_action(db, now, _actor(), "purge", {
+    log_action(db, now, actor(), "purge", {
         "older_than_days": days, "cutoff": iso(cutoff), "statuses": list(wanted),
         "reports": counts.reports, "by_status": counts.by_status,
         "evidence_items": counts.evidence, "files_removed": removed,

@@ -33,16 +33,14 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, Any
 
-import sqlite_utils
-
 from bot.pseudonym import pseudonymiser
 from db import entities, imports
-from db.connection import connect
+from db.connection import Database, connect
 from db.imports import Filing
 from db.pace import Pace
 from db.reports import identifiers_text
-from handlers.receipts import new_receipt
 from handlers.tips import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
+from triage.vocabulary import new_receipt
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +387,7 @@ def _interrupts_deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
-def _undo(db: sqlite_utils.Database, filed: list[imports.BatchResult]) -> str | None:
+def _undo(db: Database, filed: list[imports.BatchResult]) -> str | None:
     """Take back the batches filed so far; why not, if that failed."""
     with _interrupts_deferred():  # half taken back would be worse than waiting
         try:  # a batch that failed halfway was rolled back by its write_transaction
@@ -410,7 +408,7 @@ def _what_failed(error: BaseException) -> str:
     return f"failed: {error}"
 
 
-def _index_for_triage(db: sqlite_utils.Database,
+def _index_for_triage(db: Database,
                       indexing: Callable[[int, int], None] | None) -> str | None:
     """Bring triage's tables up to date with the import; why not, if it stopped early.
 

@@ -7,8 +7,7 @@ another process: everything here commits together or not at all.
 
 from __future__ import annotations
 
-import sqlite_utils
-
+from db.connection import Database
 from db.conversations import dump_state, load_state, save_state
 from db.inbound import prune_claims, record, stored_reply
 from db.nonces import prune_nonces
@@ -19,7 +18,7 @@ from handlers.messages import Inbound
 
 
 def process(
-    db: sqlite_utils.Database, inbound: Inbound, now: int, default_lang: str, policy: Policy,
+    db: Database, inbound: Inbound, now: int, default_lang: str, policy: Policy,
 ) -> str:
     """Apply one message exactly once and return the reply text ("" for no reply)."""
     stored = stored_reply(db, inbound.sender, inbound.dedup_key)
@@ -33,7 +32,7 @@ def process(
     return reply.text
 
 
-def housekeeping(db: sqlite_utils.Database, now: int, nonce_window: int) -> None:
+def housekeeping(db: Database, now: int, nonce_window: int) -> None:
     """Forget nonces outside the timestamp window and claims past their retention."""
     prune_nonces(db, now - nonce_window)
     prune_claims(db, now)

@@ -1,0 +1,60 @@
+"""The domain's words, each spelled once: target types, statuses, identifier kinds, receipts.
+
+Every other module (the conversation, the CLI, the exports, the SQL builders) takes its
+words from here, so adding a status or a kind is one change. Pure, and cheap to import:
+the CLI reads its option choices from here without loading the extractor.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final
+
+# What is reported, in the order the conversation numbers them (1-6).
+TARGET_TYPES: Final = ("exchange", "ico", "wechat_account", "payment", "app", "other")
+
+# A case's life: new → reviewing → escalated, or dismissed / closed.
+STATUSES: Final = ("new", "reviewing", "escalated", "dismissed", "closed")
+
+# Identifier kinds the extractor finds, in the order a report lists them.
+KINDS: Final = (
+    "url",
+    "domain",
+    "evm",
+    "btc",
+    "tron",
+    "wechat_id",
+    "official_account",
+    "qq",
+    "phone",
+    "telegram",
+    "email",
+    "name",
+)
+
+# --- receipts: 10 Crockford base32 characters (50 random bits), shown as XXXXX-XXXXX ---
+
+RECEIPT_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+RECEIPT_LENGTH: Final = 10
+# What people mistype for what (Crockford's decoding rules).
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def new_receipt(bits: int | None = None) -> str:
+    """A fresh receipt from 50 bits of a CSPRNG (or from `bits`, for tests)."""
+    value = secrets.randbits(5 * RECEIPT_LENGTH) if bits is None else bits
+    return "".join(RECEIPT_ALPHABET[(value >> (5 * i)) & 31]
+                   for i in reversed(range(RECEIPT_LENGTH)))
+
+
+def normalise_receipt(typed: str) -> str | None:
+    """The receipt a reporter typed (any case, hyphens and spaces optional), or None."""
+    compact = "".join(typed.split()).replace("-", "").upper().translate(_READ_AS)
+    if len(compact) != RECEIPT_LENGTH or any(c not in RECEIPT_ALPHABET for c in compact):
+        return None
+    return compact
+
+
+def display_receipt(receipt: str) -> str:
+    """How a receipt is shown: XXXXX-XXXXX."""
+    return f"{receipt[:5]}-{receipt[5:]}"
