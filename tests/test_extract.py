@@ -555,3 +555,46 @@ def test_the_mobile_shortcut_agrees_with_a_full_phonenumbers_parse() -> None:
         ):
             full = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         assert contacts._parse_phone(digits, "CN") == full, digits
+
+
+# --------------------------------------------------------------------------- payment channels
+
+
+def test_a_pasted_alipay_link_is_an_alipay_identifier_beside_its_url() -> None:
+    found = kinds_of("让我扫这个 https://qr.alipay.com/FKX19226EHKHZJELQX9BM0E 付款")
+    assert ("alipay", "fkx19226ehkhzjelqx9bm0e") in found
+    assert ("url", "https://qr.alipay.com/FKX19226EHKHZJELQX9BM0E") in found
+
+
+def test_a_wechat_pay_receive_code_keeps_its_case() -> None:
+    assert kinds_of("wxp://f2f0Pz3YfGHq8kLmN1xR5tUvW9aB") == [
+        ("wechat_pay", "wxp://f2f0Pz3YfGHq8kLmN1xR5tUvW9aB")]
+
+
+def test_an_eip681_token_transfer_names_the_payee_not_the_token_contract() -> None:
+    usdt, payee = ("0xdAC17F958D2ee523a2206206994597C13D831ec7",
+                   "0x8ba1f109551bD432803012645Ac136ddd64DBA72")
+    found = kinds_of(f"ethereum:{usdt}@1/transfer?address={payee}&uint256=1e6")
+    assert found == [("evm", payee.lower())]
+    # The same contract named on its own is an address like any other.
+    assert kinds_of(f"USDT 合约 {usdt}") == [("evm", usdt.lower())]
+
+
+def test_a_bip21_request_names_its_address() -> None:
+    assert kinds_of("bitcoin:BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ?amount=0.1") == [
+        ("btc", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")]
+
+
+@pytest.mark.parametrize("text", [
+    "订单号 6222021234567890128",  # Luhn-valid, UnionPay prefix, but an order number
+    "银行卡 6222021234567890127",  # near the word, but fails Luhn
+    "卡号 1234567812345670",  # Luhn-valid, no issuer starts with 1
+    "银行卡 6222 **** **** 0128",  # masked
+])
+def test_card_look_alikes_are_not_cards(text: str) -> None:
+    assert [k for k, _ in kinds_of(text) if k == "bank_card"] == []
+
+
+def test_a_card_number_typed_in_groups_is_found_as_digits() -> None:
+    assert kinds_of("收款银行卡：6222 0212 3456 7890 128（工行）") == [
+        ("bank_card", "6222021234567890128")]

@@ -28,7 +28,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from triage import contacts, links, names, wallets
+from triage import contacts, links, names, payments, wallets
 from triage.textscan import TextScan
 from triage.vocabulary import KINDS
 
@@ -36,12 +36,14 @@ __all__ = ["KINDS", "Identifier", "as_json", "extract"]
 
 
 _SCANNERS: tuple[Callable[[TextScan], None], ...] = (
+    payments.scan_payment_uris,
     links.scan_scheme_urls,
     links.scan_emails,
     links.scan_bare_hosts,
     wallets.scan_evm,
     wallets.scan_base58,
     wallets.scan_bech32,
+    payments.scan_bank_cards,
     contacts.scan_wechat_tokens,
     contacts.scan_keyword_ids,
     contacts.scan_phones,

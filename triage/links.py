@@ -6,7 +6,8 @@
   (https:// for those two) is prepended to make the value openable.
 - Every URL and e-mail address also yields its registrable domain, lower-case A-labels.
 - A t.me link yields the Telegram handle (not invite links: joinchat/…, +…); an
-  mp.weixin.qq.com link with __biz= yields that official account's __biz, URL-decoded.
+  mp.weixin.qq.com link with __biz= yields that official account's __biz, URL-decoded;
+  an Alipay, UnionPay or WeChat group link its code (triage/payments.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 
-from triage import hosts
+from triage import hosts, payments
 from triage.textscan import CJK, TextScan
 
 # Characters of an internationalised label: ASCII, Latin/Greek/Cyrillic letters, CJK.
@@ -126,6 +127,9 @@ def _add_link_parts(
         if handle and handle["handle"].lower() not in _TELEGRAM_RESERVED:
             start, end = (at + i for i in handle.span("handle"))
             scan.add(start, end, "telegram", handle["handle"].lower(), claim=False)
+    elif (code := payments.link_codes(ascii_host, path)) is not None:
+        start, end, kind, value = code
+        scan.add(at + start, at + end, kind, value, claim=False)
     elif ascii_host == _OFFICIAL_ACCOUNT_HOST:
         biz = _BIZ_PARAM.search(path)
         if biz:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import base58
 from Crypto.Hash import keccak
 
+from triage import payments
 from triage.textscan import TextScan
 
 _BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -169,7 +170,8 @@ def scan_evm(scan: TextScan) -> None:
     if _EVM_GUARD not in scan.lower:
         return
     for m in _EVM_CANDIDATE.finditer(scan.text):
-        if is_evm(m.group()):
+        # A payment request's token contract is not whom the reporter paid.
+        if is_evm(m.group()) and not payments.token_contract_at(scan.text, *m.span()):
             scan.add(m.start(), m.end(), "evm", m.group().lower())
 
 
