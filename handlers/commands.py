@@ -13,7 +13,6 @@ router = Router("commands")
 @router.word("帮助", "help")
 def help_(ctx: Context) -> Reply:
     """Explains what the tip line does and which words work, then repeats the question."""
-    draft = ctx.state.get("draft")
-    if draft is None:
+    if ctx.draft is None:
         return ctx.say("help")
-    return Reply(ctx.t("help") + "\n\n" + question(ctx, draft))
+    return Reply(ctx.t("help") + "\n\n" + question(ctx, ctx.draft))

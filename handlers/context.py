@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.draft import Draft
 from handlers.messages import Inbound, Reply
 from handlers.store import Store
 from handlers.texts import name, text
@@ -37,6 +38,7 @@ class Context:
     default_lang: str = "zh"
     receipts: Callable[[], str] = new_receipt  # a CSPRNG unless a test says otherwise
     typed: str | None = None  # the text as command words see it; set once per message
+    draft: Draft | None = None  # the open report; the dispatcher keeps it in `state`
 
     @property
     def lang(self) -> str:

@@ -1,7 +1,9 @@
 """The conversation's entry point: limits, draft expiry, then the routes in order.
 
 Escape words come first (help, cancel and the other words work at any step), then
-events, then the answer to the open draft's question, then a quick report, then a hint.
+events, then the answer to the open draft's question, then a quick report (those two are
+the report router's fallbacks, tried after every router's own routes), then a hint. The
+draft is read from the state into a `Draft` before the routes and written back after.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from handlers import commands, events, report, status
 from handlers.context import Context, Policy
+from handlers.draft import Draft
 from handlers.messages import NO_REPLY, Inbound, Reply
 from handlers.router import Router
 from handlers.store import Store
@@ -21,8 +24,6 @@ root.include(commands.router)
 root.include(report.router)
 root.include(status.router)
 root.include(events.router)
-root.when(lambda ctx: "draft" in ctx.state and ctx.inbound.kind != "event")(report.answer)
-root.when(report.quick_report)(report.start_quick)
 
 
 def dispatch(
@@ -35,7 +36,8 @@ def dispatch(
     receipts: Callable[[], str] = new_receipt,
 ) -> Reply:
     """Answer one inbound message, updating the reporter's `state` in place."""
-    ctx = Context(inbound, state, now, store, policy or Policy(), default_lang, receipts)
+    ctx = Context(inbound, state, now, store, policy or Policy(), default_lang, receipts,
+                  draft=Draft.from_state(state["draft"]) if "draft" in state else None)
     if inbound.kind != "event" and _flooding(ctx):
         return ctx.say("flood")
     notice = _expire_draft(ctx)
@@ -48,8 +50,11 @@ def dispatch(
         if lang:
             state["lang"] = lang
         reply = handle(ctx)
-    if "draft" in state:
-        state["draft"]["updated_at"] = now
+    if ctx.draft is None:
+        state.pop("draft", None)
+    else:
+        ctx.draft.updated_at = now
+        state["draft"] = ctx.draft.to_state()
     if notice:
         return Reply(f"{notice}\n{reply.text}" if reply.text else notice)
     return reply
@@ -66,9 +71,9 @@ def _flooding(ctx: Context) -> bool:
 
 def _expire_draft(ctx: Context) -> str:
     """Drop a draft left longer than the TTL; return the notice to prepend, if any."""
-    draft = ctx.state.get("draft")
-    if draft is None or ctx.now - draft.get("updated_at", ctx.now) <= ctx.policy.draft_ttl:
+    draft = ctx.draft
+    if draft is None or ctx.now - draft.updated_at <= ctx.policy.draft_ttl:
         return ""
-    ctx.store.discard_draft(draft["id"])
-    del ctx.state["draft"]
+    ctx.store.discard_draft(draft.id)
+    ctx.draft = None
     return ctx.t("draft_expired", hours=max(1, ctx.policy.draft_ttl // 3600))

@@ -1,19 +1,23 @@
 """The report conversation: target type → who → what happened → evidence → confirm.
 
-The steps are declared once, in `STEPS`; adding a step is adding a line there (and its
-question to the catalogs). A draft lives in the reporter's state, so it survives
-restarts and is shared by worker processes; the step to ask is always the first one not
-yet answered, so a quick report that arrives with its "who" filled in skips that step.
+The steps are declared once, in `STEPS`; adding a step is adding a line there (with its
+question in the catalogs, and its answer's field in `Draft` unless it takes many
+messages): the order, the numbering "(2/5)", back, skip and done follow from the tuple.
+The draft (handlers/draft.py) lives in the reporter's state, so it survives restarts and
+is shared by worker processes; the step to ask is always the first one not yet answered,
+so a quick report that arrives with its "who" filled in skips that step.
 """
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from handlers.context import Context
+from handlers.draft import Draft, Triple
 from handlers.messages import Inbound, Reply
 from handlers.router import Router
 from handlers.store import EvidenceItem, NewReport
@@ -24,7 +28,7 @@ from triage.vocabulary import display_receipt as display
 
 # Reads an answer into the draft: returns what to echo ("" for nothing), or None when the
 # answer is unusable and the question must be asked again.
-Reader = Callable[[Context, dict[str, Any]], str | None]
+Reader = Callable[[Context, Draft], str | None]
 
 MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "file"})
 EVIDENCE_KINDS = MEDIA_KINDS | {"location", "link", "text"}
@@ -51,9 +55,9 @@ class Step:
     optional: bool = False  # 跳过/skip allowed
     collects: bool = False  # takes many messages, ended by 完成/done or 跳过/skip
 
-    def answered(self, draft: dict[str, Any]) -> bool:
+    def answered(self, draft: Draft) -> bool:
         """Whether the draft already holds this step's answer."""
-        return bool(draft.get(f"{self.name}_done")) if self.collects else self.name in draft
+        return draft.done.get(self.name, False) if self.collects else draft.holds(self.name)
 
 
 def _plain(inbound: Inbound) -> str:
@@ -61,11 +65,11 @@ def _plain(inbound: Inbound) -> str:
     return unicodedata.normalize("NFKC", inbound.text).strip() if inbound.kind == "text" else ""
 
 
-def read_target_type(ctx: Context, draft: dict[str, Any]) -> str | None:
+def read_target_type(ctx: Context, draft: Draft) -> str | None:
     """Stores the target type chosen by number (1-6)."""
     answer = _plain(ctx.inbound).strip("()（）.、 ")
     if answer.isdigit() and 1 <= int(answer) <= len(TARGET_TYPES):
-        draft["target_type"] = TARGET_TYPES[int(answer) - 1]
+        draft.target_type = TARGET_TYPES[int(answer) - 1]
         return ""
     return None
 
@@ -95,31 +99,30 @@ def who_files(typed: str, found: Iterable[Identifier]) -> list[Identifier]:
     return [Identifier("name", plain.casefold(), typed)] if names_something(plain) else []
 
 
-def read_who(ctx: Context, draft: dict[str, Any]) -> str | None:
+def read_who(ctx: Context, draft: Draft) -> str | None:
     """Stores who is reported and echoes the identifiers recognised in it."""
     inbound = ctx.inbound
     typed, note = _trim(ctx, message_text(inbound).strip(), ctx.policy.max_who)
     found = who_files(typed, extract(typed) if note else found_in(inbound))
     if not found:
         return None
-    draft["who"] = typed
-    draft["who_ids"] = [[i.kind, i.value, i.raw] for i in found]
+    draft.who = typed
+    draft.who_ids = _triples(found)
     return _join(note, _echo(ctx, found))
 
 
-def read_what(ctx: Context, draft: dict[str, Any]) -> str | None:
+def read_what(ctx: Context, draft: Draft) -> str | None:
     """Stores the description of what happened."""
     typed = ctx.inbound.text.strip() if ctx.inbound.kind == "text" else ""
     plain = unicodedata.normalize("NFKC", typed)
     if len(plain) < 4 or not any(c.isalpha() for c in plain):
         return None
-    draft["what"], note = _trim(ctx, typed, ctx.policy.max_what)
-    found = extract(draft["what"]) if note else found_in(ctx.inbound)
-    draft["what_ids"] = [[i.kind, i.value, i.raw] for i in found]
+    draft.what, note = _trim(ctx, typed, ctx.policy.max_what)
+    draft.what_ids = _triples(extract(draft.what) if note else found_in(ctx.inbound))
     return note
 
 
-def read_evidence(ctx: Context, draft: dict[str, Any]) -> str | None:
+def read_evidence(ctx: Context, draft: Draft) -> str | None:
     """Keeps one piece of evidence and says how many there are."""
     return keep_evidence(ctx, draft)
 
@@ -141,8 +144,8 @@ router = Router("report")
 @router.word("举报", "report", argument=True)
 def start(ctx: Context) -> Reply:
     """Starts a report (or continues the open one); text after the word fills it in."""
-    if "draft" in ctx.state:
-        return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.state["draft"])))
+    if ctx.draft is not None:
+        return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.draft)))
     rest = ctx.inbound.text.strip().split(maxsplit=1)[1:]
     return begin(ctx, seed=rest[0] if rest else "")
 
@@ -150,19 +153,17 @@ def start(ctx: Context) -> Reply:
 @router.click("REPORT")
 def start_from_menu(ctx: Context) -> Reply:
     """Starts a report from the 举报 menu button."""
-    if "draft" in ctx.state:
-        return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.state["draft"])))
+    if ctx.draft is not None:
+        return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.draft)))
     return begin(ctx)
 
 
-def _open_draft(ctx: Context) -> dict[str, Any] | None:
-    """A new draft in the state, or None if the reporter reached the daily limit."""
+def _open_draft(ctx: Context) -> Draft | None:
+    """A new draft for the reporter, or None if they reached the daily limit."""
     if ctx.store.filed_since(ctx.inbound.sender, ctx.now - 86400) >= ctx.policy.reports_per_day:
         return None
-    draft: dict[str, Any] = {"id": f"{ctx.inbound.sender[:16]}-{ctx.inbound.dedup_key}",
-                             "started_at": ctx.now, "evidence": 0, "note_ids": []}
-    ctx.state["draft"] = draft
-    return draft
+    ctx.draft = Draft(f"{ctx.inbound.sender[:16]}-{ctx.inbound.dedup_key}", ctx.now, ctx.now)
+    return ctx.draft
 
 
 def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
@@ -177,7 +178,7 @@ def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
         if ctx.inbound.kind == "link":
             echo = read_who(ctx, draft) or ""
             if "mp.weixin.qq.com" in ctx.inbound.url:
-                draft["target_type"] = "wechat_account"  # a forwarded official-account article
+                draft.target_type = "wechat_account"  # a forwarded official-account article
         keep_evidence(ctx, draft, acknowledge=False)
     return advance(ctx, draft, echo)
 
@@ -185,7 +186,7 @@ def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
 def quick_report(ctx: Context) -> bool:
     """Whether a message sent outside a draft is a tip in itself."""
     inbound = ctx.inbound
-    if "draft" in ctx.state or inbound.kind == "event":
+    if ctx.draft is not None or inbound.kind == "event":
         return False
     if inbound.kind == "text":
         return any(i.kind in QUICK_KINDS for i in found_in(inbound))
@@ -208,26 +209,26 @@ def start_quick(ctx: Context) -> Reply:
 @router.word("取消", "cancel")
 def cancel(ctx: Context) -> Reply:
     """Drops the draft and its evidence."""
-    draft = ctx.state.pop("draft", None)
+    draft, ctx.draft = ctx.draft, None
     if draft is None:
         return ctx.say("nothing_to_cancel")
-    ctx.store.discard_draft(draft["id"])
+    ctx.store.discard_draft(draft.id)
     return ctx.say("cancelled")
 
 
 @router.word("返回", "back")
 def back(ctx: Context) -> Reply:
     """Goes back to the previous question."""
-    draft = ctx.state.get("draft")
+    draft = ctx.draft
     if draft is None:
         return ctx.say("no_draft")
     names = [step.name for step in STEPS] + [CONFIRM]
-    index = names.index(draft["step"])
+    index = names.index(draft.step)
     if index > 0:
         previous = STEPS[index - 1]
         if previous.collects:
-            draft[f"{previous.name}_done"] = False
-        draft["step"] = previous.name
+            draft.done[previous.name] = False
+        draft.step = previous.name
     return Reply(question(ctx, draft))
 
 
@@ -245,42 +246,46 @@ def done(ctx: Context) -> Reply:
 
 def _end_step(ctx: Context, may_end: Callable[[Step], bool], refusal: str) -> Reply:
     """Close the current question if `may_end` allows it, and ask the next one."""
-    draft = ctx.state.get("draft")
+    draft = ctx.draft
     if draft is None:
         return ctx.say("no_draft")
     step = _current(draft)
     if step is None or not may_end(step):
         return Reply(_join(ctx.t(refusal), question(ctx, draft)))
     if step.collects:
-        draft[f"{step.name}_done"] = True
+        draft.done[step.name] = True
     else:
-        draft[step.name] = None  # skipped: answered with nothing
+        draft.skip(step.name)
     return advance(ctx, draft)
 
 
 @router.word("提交", "submit")
 def submit(ctx: Context) -> Reply:
     """Files the confirmed report and answers with its receipt."""
-    draft = ctx.state.get("draft")
+    draft = ctx.draft
     if draft is None:
         return ctx.say("no_draft")
-    if draft["step"] != CONFIRM:
+    if draft.step != CONFIRM:
         return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
     receipt = ctx.receipts()
     while ctx.store.receipt_taken(receipt):  # 50 random bits: a second try is already rare
         receipt = ctx.receipts()
     ctx.store.file_report(NewReport(
-        receipt=receipt, reporter=ctx.inbound.sender, draft_id=draft["id"],
-        target_type=draft["target_type"], who=draft["who"], description=draft["what"],
-        identifiers=filed_identifiers(draft), lang=ctx.lang, filed_at=ctx.now,
+        receipt=receipt, reporter=ctx.inbound.sender, draft_id=draft.id,
+        target_type=draft.target_type or "other", who=draft.who or "",
+        description=draft.what or "", lang=ctx.lang, filed_at=ctx.now,
+        identifiers=filed_identifiers(draft.who_ids or (), draft.what_ids or (),
+                                      draft.note_ids),
     ))
-    del ctx.state["draft"]
+    ctx.draft = None
     return Reply(ctx.t("filed", receipt=display(receipt)))
 
 
 def answer(ctx: Context) -> Reply:
     """Takes a message as the answer to the current question."""
-    draft = ctx.state["draft"]
+    draft = ctx.draft
+    if draft is None:  # not reached: the route matches only while a draft is open
+        return ctx.say("no_draft")
     step = _current(draft)
     inbound = ctx.inbound
     if step is None:  # confirming: anything but a word is a nudge
@@ -292,30 +297,37 @@ def answer(ctx: Context) -> Reply:
         return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
     echo = step.read(ctx, draft)
     if echo is None:
-        return Reply(_join(ctx.t(step.retry), ctx.t(step.question)))
+        return Reply(_join(ctx.t(step.retry), question(ctx, draft)))
     if step.collects:
         return Reply(echo)
     return advance(ctx, draft, echo)
 
 
+# Messages that are not words, tried after every router's words and events (the dispatcher
+# includes status and events after this router): the answer to the open draft, then a
+# message that is a tip in itself.
+router.fallback(lambda ctx: ctx.draft is not None and ctx.inbound.kind != "event")(answer)
+router.fallback(quick_report)(start_quick)
+
+
 # --- evidence ---------------------------------------------------------------------------
 
 
-def keep_evidence(ctx: Context, draft: dict[str, Any], acknowledge: bool = True) -> str:
+def keep_evidence(ctx: Context, draft: Draft, acknowledge: bool = True) -> str:
     """Store the message as evidence of the draft; say so with the running count."""
     item = evidence_item(ctx.inbound, ctx.now, ctx.policy.media_status)
     if item is None:
         return ""
-    if draft["evidence"] >= ctx.policy.max_evidence:
+    if draft.evidence >= ctx.policy.max_evidence:
         return ctx.t("evidence_full", limit=ctx.policy.max_evidence)
-    ctx.store.add_evidence(ctx.inbound.sender, draft["id"], item)
-    draft["evidence"] += 1
+    ctx.store.add_evidence(ctx.inbound.sender, draft.id, item)
+    draft.evidence += 1
     if item.kind in ("text", "link"):
         # What text and links name becomes part of the report's identifiers.
-        draft["note_ids"].extend([i.kind, i.value, i.raw] for i in found_in(ctx.inbound))
+        draft.note_ids.extend(_triples(found_in(ctx.inbound)))
     if not acknowledge:
         return ""
-    return ctx.t("evidence_received", count=draft["evidence"], kind=ctx.name(item.kind))
+    return ctx.t("evidence_received", count=draft.evidence, kind=ctx.name(item.kind))
 
 
 def evidence_item(inbound: Inbound, now: int, media_status: str) -> EvidenceItem | None:
@@ -344,35 +356,37 @@ def evidence_item(inbound: Inbound, now: int, media_status: str) -> EvidenceItem
 # --- asking -----------------------------------------------------------------------------
 
 
-def advance(ctx: Context, draft: dict[str, Any], echo: str = "") -> Reply:
+def advance(ctx: Context, draft: Draft, echo: str = "") -> Reply:
     """Move to the first unanswered question (or the summary) and ask it."""
     step = next((s for s in STEPS if not s.answered(draft)), None)
-    draft["step"] = step.name if step is not None else CONFIRM
+    draft.step = step.name if step is not None else CONFIRM
     return Reply(_join(echo, question(ctx, draft)))
 
 
-def question(ctx: Context, draft: dict[str, Any]) -> str:
-    """The current question, or the summary to confirm."""
+def question(ctx: Context, draft: Draft) -> str:
+    """The current question, or the summary to confirm, numbered by its place in `STEPS`."""
     step = _current(draft)
-    return ctx.t(step.question) if step is not None else summary(ctx, draft)
+    total = len(STEPS) + 1  # the summary is the last step
+    if step is None:
+        return ctx.t("step", n=total, total=total, question=summary(ctx, draft))
+    return ctx.t("step", n=STEPS.index(step) + 1, total=total, question=ctx.t(step.question))
 
 
-def summary(ctx: Context, draft: dict[str, Any]) -> str:
+def summary(ctx: Context, draft: Draft) -> str:
     """The whole draft on one phone screen."""
-    ids = [Identifier(k, v, r) for k, v, r in draft.get("who_ids", [])]
-    what = draft.get("what", "")
+    ids = [Identifier(k, v, r) for k, v, r in draft.who_ids or ()]
     return ctx.t(
         "confirm",
-        target=ctx.name(draft.get("target_type", "other")),
-        who=_shorten(draft.get("who", ""), 60),
+        target=ctx.name(draft.target_type or "other"),
+        who=_shorten(draft.who or "", 60),
         ids=_echo_items(ctx, ids) or ctx.t("nothing_recognised"),
-        what=_shorten(what, 80),
-        evidence=draft.get("evidence", 0),
+        what=_shorten(draft.what or "", 80),
+        evidence=draft.evidence,
     )
 
 
-def _current(draft: dict[str, Any]) -> Step | None:
-    return next((s for s in STEPS if s.name == draft.get("step")), None)
+def _current(draft: Draft) -> Step | None:
+    return next((s for s in STEPS if s.name == draft.step), None)
 
 
 def _echo(ctx: Context, found: list[Identifier]) -> str:
@@ -391,19 +405,24 @@ def _echo_items(ctx: Context, found: list[Identifier]) -> str:
     return ctx.t("separator").join(items)
 
 
-def filed_identifiers(draft: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
-    """Everything the report names: the "who" answer, the description, text evidence.
+def filed_identifiers(who: Iterable[Triple], what: Iterable[Triple],
+                      notes: Iterable[Triple] = ()) -> tuple[Triple, ...]:
+    """Everything a report names: the "who" answer, the description, text evidence.
 
     Names are stored under their match key (火幣網 and 火币 alike become 火币), so reports
-    about one platform meet in a query; `raw` keeps what the reporter typed.
+    about one platform meet in a query; `raw` keeps what the reporter typed (the first
+    spelling, in the order above).
     """
     found: dict[tuple[str, str], str] = {}
-    for key in ("who_ids", "what_ids", "note_ids"):
-        for kind, value, raw in draft.get(key, []):
-            if kind == "name":
-                value = match_key(value) or value
-            found.setdefault((kind, value), raw)
+    for kind, value, raw in itertools.chain(who, what, notes):
+        if kind == "name":
+            value = match_key(value) or value
+        found.setdefault((kind, value), raw)
     return tuple((kind, value, raw) for (kind, value), raw in found.items())
+
+
+def _triples(found: Iterable[Identifier]) -> list[Triple]:
+    return [(i.kind, i.value, i.raw) for i in found]
 
 
 def names_something(plain: str) -> bool:

@@ -1,4 +1,9 @@
-"""Routes declared as data: an ordered list of (match, handler), first match wins."""
+"""Routes declared as data: an ordered list of (match, handler), first match wins.
+
+A fallback route is tried only after every ordinary route, those of included routers
+too: a flow's catch-all (the answer to an open draft) is declared beside the flow, yet
+still yields to the words and events of routers included after it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ class Route:
     name: str
     match: Match
     handle: Handler
+    fallback: bool = False  # tried after every ordinary route of the whole tree
 
 
 @dataclass(slots=True)
@@ -70,6 +76,10 @@ class Router:
         """Route any message for which `predicate` holds (it may look at the state)."""
         return self._add(lambda ctx: "" if predicate(ctx) else None)
 
+    def fallback(self, predicate: Callable[[Context], bool]) -> Callable[[Handler], Handler]:
+        """Route a message for which `predicate` holds once no ordinary route matched it."""
+        return self._add(lambda ctx: "" if predicate(ctx) else None, fallback=True)
+
     def include(self, router: Router) -> None:
         """Append another router's routes, in order, after this one's so far."""
         self.routes.append(router)
@@ -78,7 +88,8 @@ class Router:
     def resolve(self, ctx: Context) -> tuple[Handler, str] | None:
         """Find the first route that matches, with the language its match implies."""
         if self._flattened is None:
-            self._flattened = tuple(self._flat())
+            # A stable sort: ordinary routes in order, then the fallbacks in order.
+            self._flattened = tuple(sorted(self._flat(), key=lambda route: route.fallback))
         for route in self._flattened:
             lang = route.match(ctx)
             if lang is not None:
@@ -92,9 +103,9 @@ class Router:
             else:
                 yield entry
 
-    def _add(self, match: Match) -> Callable[[Handler], Handler]:
+    def _add(self, match: Match, fallback: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(handler.__name__, match, handler))
+            self.routes.append(Route(handler.__name__, match, handler, fallback))
             self._flattened = None
             return handler
 

@@ -25,29 +25,31 @@ ZH: Final[dict[str, str]] = {
     "error": "抱歉，系统繁忙，请稍后再试。",
     "continue_draft": "您有一份未完成的举报，继续填写（发送「取消」可重新开始）。",
     "draft_expired": "您上次未完成的举报超过{hours}小时未继续，已作废。",
+    # Each question and the summary, numbered from handlers.report.STEPS.
+    "step": "（{n}/{total}）{question}",
     "ask_target_type": (
-        "（1/5）举报对象是哪一类？请回复数字：\n"
+        "举报对象是哪一类？请回复数字：\n"
         "1 交易所或交易网站\n2 ICO/代币发行\n3 公众号、微信群或个人微信\n"
         "4 收款渠道（微信支付、支付宝、银行卡、代理）\n5 App 或小程序\n6 其他"
     ),
     "bad_target_type": "请回复 1 到 6 之间的一个数字。",
     "ask_who": (
-        "（2/5）对方叫什么？请发送名称、网址、账号、钱包地址或电话，可以一次发多个。\n"
+        "对方叫什么？请发送名称、网址、账号、钱包地址或电话，可以一次发多个。\n"
         "例如：币安国际 www.example.com 微信 abc123"
     ),
     "bad_who": "没能识别出名称或账号。请再发一次，例如：火币 huobi-vip.com 或 微信号 coinvip888",
     "who_recognised": "已识别：{items}",
     "who_name": "已记录名称：{name}",
-    "ask_what": "（3/5）发生了什么？请简单描述：在哪里看到、对方怎么宣传、是否要求转账。",
+    "ask_what": "发生了什么？请简单描述：在哪里看到、对方怎么宣传、是否要求转账。",
     "bad_what": "请用一两句话描述发生了什么，例如：群里有人推荐USDT理财，让我转账到支付宝。",
     "ask_evidence": (
-        "（4/5）请发送证据：截图、聊天记录、链接、语音、位置或文件，可以发多条。"
+        "请发送证据：截图、聊天记录、链接、语音、位置或文件，可以发多条。"
         "发完请回复「完成」，没有证据请回复「跳过」。"
     ),
     "evidence_received": "已收到第{count}件证据（{kind}）。继续发送，或回复「完成」。",
     "evidence_full": "每份举报最多{limit}件证据，已达上限。请回复「完成」。",
     "confirm": (
-        "（5/5）请核对：\n类型：{target}\n对象：{who}\n识别：{ids}\n经过：{what}\n"
+        "请核对：\n类型：{target}\n对象：{who}\n识别：{ids}\n经过：{what}\n"
         "证据：{evidence}件\n回复「提交」确认，「返回」修改，「取消」放弃。"
     ),
     "nothing_recognised": "无",
@@ -94,8 +96,9 @@ EN: Final[dict[str, str]] = {
         "You have an unfinished report; let's continue (send \"cancel\" to start over)."
     ),
     "draft_expired": "Your unfinished report was left for over {hours} hours and has been dropped.",
+    "step": "({n}/{total}) {question}",
     "ask_target_type": (
-        "(1/5) What are you reporting? Reply with a number:\n"
+        "What are you reporting? Reply with a number:\n"
         "1 Exchange or trading website\n2 ICO / token offering\n"
         "3 WeChat official account, group or personal account\n"
         "4 Payment channel (WeChat Pay, Alipay, bank card, agent)\n5 App or mini program\n"
@@ -103,7 +106,7 @@ EN: Final[dict[str, str]] = {
     ),
     "bad_target_type": "Please reply with a number from 1 to 6.",
     "ask_who": (
-        "(2/5) Who is it? Send names, websites, account IDs, wallet addresses or phone "
+        "Who is it? Send names, websites, account IDs, wallet addresses or phone "
         "numbers — several at once is fine.\nFor example: CoinPro www.example.com WeChat abc123"
     ),
     "bad_who": (
@@ -113,7 +116,7 @@ EN: Final[dict[str, str]] = {
     "who_recognised": "Recognised: {items}",
     "who_name": "Name noted: {name}",
     "ask_what": (
-        "(3/5) What happened? Briefly: where you saw it, what they promised, whether they "
+        "What happened? Briefly: where you saw it, what they promised, whether they "
         "asked for money."
     ),
     "bad_what": (
@@ -121,13 +124,13 @@ EN: Final[dict[str, str]] = {
         "promoted a USDT scheme and asked me to pay by Alipay."
     ),
     "ask_evidence": (
-        "(4/5) Send evidence: screenshots, chat records, links, voice, location or files — as "
+        "Send evidence: screenshots, chat records, links, voice, location or files — as "
         "many as you like. Reply \"done\" when finished, or \"skip\" if you have none."
     ),
     "evidence_received": "Evidence #{count} received ({kind}). Send more, or reply \"done\".",
     "evidence_full": "A report takes at most {limit} pieces of evidence. Please reply \"done\".",
     "confirm": (
-        "(5/5) Please check:\nType: {target}\nWho: {who}\nRecognised: {ids}\nWhat: {what}\n"
+        "Please check:\nType: {target}\nWho: {who}\nRecognised: {ids}\nWhat: {what}\n"
         "Evidence: {evidence}\nReply \"submit\" to file it, \"back\" to change, "
         "\"cancel\" to drop it."
     ),

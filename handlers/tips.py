@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.draft import Triple
 from handlers.report import filed_identifiers, who_files
 from triage.extract import Identifier, extract
 from triage.times import BadTime, parse_time
@@ -38,7 +39,6 @@ _CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # What Tipline stores for a reporter: 32 hex digits (bot.pseudonym).
 PSEUDONYM = re.compile(r"[0-9a-f]{32}")
 _CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
-Triple = tuple[str, str, str]
 
 
 class RowError(ValueError):
@@ -202,9 +202,4 @@ def identifiers(who: str, description: str, listed: tuple[Triple, ...] = ()
     Identifiers a row lists (an export's, which may include what the reporter's text
     evidence named) are added after the extracted ones.
     """
-    draft = {
-        "who_ids": _who_triples(who),
-        "what_ids": _description_triples(description),
-        "note_ids": listed,
-    }
-    return filed_identifiers(draft)
+    return filed_identifiers(_who_triples(who), _description_triples(description), listed)

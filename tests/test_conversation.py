@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +15,7 @@ import pytest
 
 from bot.config import Settings
 from bot.wechat import wire
+from handlers import report, texts
 from tests.conftest import ServerProcess, WeChat, make_wechat, post_fresh, rows
 
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
@@ -173,6 +177,32 @@ async def test_a_draft_survives_a_restart_of_the_server(settings: Settings) -> N
     assert [t for _, t, _, _ in reports(settings)] == ["app"]
 
 
+async def test_a_draft_saved_before_drafts_were_typed_continues(
+    weixin: WeChat, settings: Settings
+) -> None:
+    alice = Reporter(weixin)
+    await alice.say("你好")  # her state row now exists (it counts her messages)
+    [(pseudonym, saved)] = rows(settings.db_path, "SELECT reporter, state FROM conversations")
+    now = int(time.time())
+    # A draft as the untyped code stored it, two answers in (copied from its stored JSON).
+    old = {"evidence": 0, "id": f"{pseudonym[:16]}-m1", "note_ids": [], "started_at": now,
+           "step": "what", "target_type": "exchange", "updated_at": now,
+           "who": "币安国际 www.binance-vip.cc 微信 coinvip888",
+           "who_ids": [["url", "http://www.binance-vip.cc", "www.binance-vip.cc"],
+                       ["domain", "binance-vip.cc", "www.binance-vip.cc"],
+                       ["wechat_id", "coinvip888", "coinvip888"]]}
+    with sqlite3.connect(settings.db_path) as conn:
+        conn.execute("UPDATE conversations SET state = ?",
+                     (json.dumps({**json.loads(saved), "draft": old}),))
+    assert "（4/5）请发送证据" in await alice.say("群里有人推荐USDT理财，让我转账。")
+    summary = await alice.say("跳过")
+    assert "交易所或交易网站" in summary and "域名 binance-vip.cc" in summary
+    receipt_in(await alice.say("提交"))
+    kinds = rows(settings.db_path, "SELECT kind, value FROM report_identifiers ORDER BY kind")
+    assert kinds == [("domain", "binance-vip.cc"), ("url", "http://www.binance-vip.cc"),
+                     ("wechat_id", "coinvip888")]
+
+
 async def test_two_workers_share_a_reporters_draft(
     settings: Settings, server_process: Callable[..., ServerProcess]
 ) -> None:
@@ -283,3 +313,45 @@ async def test_help_inside_a_draft_repeats_the_question(weixin: WeChat, word: st
     await alice.say("举报")
     answer = await alice.say(word)
     assert ("举报对象是哪一类" in answer) or ("What are you reporting" in answer)
+
+
+async def test_status_inside_a_draft_is_answered_not_taken_as_the_answer(
+    weixin: WeChat,
+) -> None:
+    # The answer to the draft is a fallback: the status router, included after the report
+    # router, still gets its word first.
+    alice = Reporter(weixin)
+    await alice.say("举报")
+    assert "还没有提交过" in await alice.say("查询")
+    assert "（1/5）举报对象是哪一类" in await alice.say("帮助")  # the draft is still there
+
+
+async def test_a_step_added_to_steps_is_asked_numbered_and_walked_like_the_others(
+    weixin: WeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bob = Reporter(weixin, "o_bob")
+    assert (await bob.say("report")).startswith("(1/5) What are you reporting")
+    # Adding a step: one line in STEPS, and its question in the catalogs.
+    links = report.Step("links", "ask_links", report.read_evidence, "ask_links",
+                        optional=True, collects=True)
+    monkeypatch.setattr(report, "STEPS", (*report.STEPS[:3], links, *report.STEPS[3:]))
+    monkeypatch.setitem(texts.ZH, "ask_links", "还有相关链接吗？发完请回复「完成」。")
+    alice = Reporter(weixin)
+    assert (await alice.say("举报")).startswith("（1/6）举报对象是哪一类")
+    assert (await alice.say("1")).startswith("（2/6）对方叫什么")
+    assert "（3/6）发生了什么" in await alice.say("huobi-vip.com")
+    assert (await alice.say("他们推荐的交易所提不了币。")).startswith("（4/6）还有相关链接吗")
+    assert "第1件证据（链接）" in await alice.send(
+        MsgType="link", Title="充值", Description="", Url="https://huobi-vip.com/pay")
+    assert (await alice.say("完成")).startswith("（5/6）请发送证据")
+    assert (await alice.say("返回")).startswith("（4/6）还有相关链接吗")
+    assert (await alice.say("跳过")).startswith("（5/6）请发送证据")
+    summary = await alice.say("跳过")
+    assert summary.startswith("（6/6）请核对") and "证据：1件" in summary
+    [(state,)] = rows(settings.db_path, "SELECT state FROM conversations WHERE state LIKE "
+                      "'%links_done%'")
+    assert json.loads(state)["draft"]["links_done"] is True  # kept like evidence_done
+    assert (await alice.say("返回")).startswith("（5/6）请发送证据")
+    assert (await alice.say("跳过")).startswith("（6/6）请核对")
+    receipt_in(await alice.say("提交"))
+    assert (await bob.say("2")).startswith("(2/6) Who is it")

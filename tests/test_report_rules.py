@@ -1,7 +1,8 @@
 """The conversation's rules that depend on time, driven with an explicit clock.
 
 The conversation is a pure function of (message, state, now, store): these tests call it
-directly on a real SQLite file, moving "now" forward instead of waiting.
+directly on a real SQLite file, moving "now" forward instead of waiting. The draft's
+stored shape is here too: a draft saved one day must load the next.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import pytest
 import sqlite_utils
 
 from db.connection import connect
+from db.conversations import dump_state, load_state, save_state
 from db.migrations import migrate
 from db.reports import SqlStore
 from handlers.context import Policy
 from handlers.dispatcher import dispatch
+from handlers.draft import Draft
 from handlers.messages import Inbound
+from handlers.report import STEPS
 from triage.vocabulary import display_receipt as display
 from triage.vocabulary import new_receipt
 from triage.vocabulary import normalise_receipt as normalise
@@ -126,3 +130,76 @@ def test_names_are_filed_under_their_match_key(db: sqlite_utils.Database) -> Non
         phone.say(text)
     assert db.execute("SELECT kind, value, raw FROM report_identifiers").fetchall() == [
         ("name", "火币", "火幣網")]
+
+
+WHO_IDS = [["url", "http://www.binance-vip.cc", "www.binance-vip.cc"],
+           ["domain", "binance-vip.cc", "www.binance-vip.cc"],
+           ["wechat_id", "coinvip888", "coinvip888"]]
+# Drafts as the untyped code (a dict in the state) stored them: copied from its rows.
+STORED_DRAFTS: dict[str, dict[str, Any]] = {
+    "just started": {"evidence": 0, "id": "s1-m1", "note_ids": [], "started_at": START,
+                     "step": "target_type", "updated_at": START},
+    "a quick report": {"evidence": 0, "id": "s2-m9", "note_ids": [], "started_at": START,
+                       "step": "target_type", "updated_at": START,
+                       "who": "https://okx-pro.vip/register?ref=888",
+                       "who_ids": [["url", "https://okx-pro.vip/register?ref=888",
+                                    "https://okx-pro.vip/register?ref=888"],
+                                   ["domain", "okx-pro.vip", "okx-pro.vip"]]},
+    "evidence reopened by back": {
+        "evidence": 1, "evidence_done": False, "id": "s1-m1",
+        "note_ids": [["domain", "okx-pro.vip", "okx-pro.vip"]], "started_at": START,
+        "step": "evidence", "target_type": "exchange", "updated_at": START + 35,
+        "what": "群里有人推荐USDT理财，让我转账。", "what_ids": [],
+        "who": "币安国际 www.binance-vip.cc 微信 coinvip888", "who_ids": WHO_IDS},
+    "confirming": {
+        "evidence": 1, "evidence_done": True, "id": "s1-m1",
+        "note_ids": [["domain", "okx-pro.vip", "okx-pro.vip"]], "started_at": START,
+        "step": "confirm", "target_type": "exchange", "updated_at": START + 40,
+        "what": "群里有人推荐USDT理财，让我转账。", "what_ids": [],
+        "who": "币安国际 www.binance-vip.cc 微信 coinvip888", "who_ids": WHO_IDS},
+}
+
+
+@pytest.mark.parametrize("stored", STORED_DRAFTS.values(), ids=STORED_DRAFTS.keys())
+def test_a_draft_stored_before_drafts_were_typed_loads_and_is_stored_unchanged(
+    db: sqlite_utils.Database, stored: dict[str, Any],
+) -> None:
+    save_state(db, "reporter", dump_state({"draft": stored}), START)
+    state, saved = load_state(db, "reporter")
+    assert dump_state({"draft": Draft.from_state(state["draft"]).to_state()}) == saved
+
+
+def test_a_stored_draft_loads_into_its_typed_fields() -> None:
+    draft = Draft.from_state(STORED_DRAFTS["evidence reopened by back"])
+    assert draft.who_ids is not None and draft.who_ids[2] == ("wechat_id", "coinvip888",
+                                                              "coinvip888")
+    assert draft.what_ids == [] and draft.evidence == 1 and draft.updated_at == START + 35
+    assert draft.done == {"evidence": False} and draft.step == "evidence"
+    assert [step.answered(draft) for step in STEPS] == [True, True, True, False]
+    fresh = Draft.from_state(STORED_DRAFTS["just started"])
+    assert fresh.who is None and fresh.who_ids is None and not fresh.done
+    assert not any(step.answered(fresh) for step in STEPS)
+
+
+def test_a_draft_round_trips_through_the_stored_state(db: sqlite_utils.Database) -> None:
+    draft = Draft("r-7", START, START + 60, step="confirm", who="CoinPro",
+                  who_ids=[("name", "coinpro", "CoinPro")], what="它让我充值USDT。", what_ids=[],
+                  evidence=2, note_ids=[("domain", "coinpro.app", "coinpro.app")],
+                  done={"evidence": True})
+    draft.skip("target_type")  # as an optional step is skipped: answered with nothing
+    save_state(db, "reporter", dump_state({"draft": draft.to_state()}), START)
+    state, _ = load_state(db, "reporter")
+    assert Draft.from_state(state["draft"]) == draft
+    assert state["draft"]["target_type"] is None  # null: skipped; absent: not asked yet
+    assert STEPS[0].answered(Draft.from_state(state["draft"]))
+
+
+def test_a_phone_continues_a_draft_stored_before_drafts_were_typed(
+    db: sqlite_utils.Database,
+) -> None:
+    phone = Phone(db)
+    phone.state = {"draft": {**STORED_DRAFTS["confirming"], "updated_at": phone.now}}
+    assert "回执号" in phone.say("提交")
+    assert db.execute("SELECT kind, value FROM report_identifiers ORDER BY kind").fetchall() == [
+        ("domain", "binance-vip.cc"), ("domain", "okx-pro.vip"),
+        ("url", "http://www.binance-vip.cc"), ("wechat_id", "coinvip888")]
