@@ -46,6 +46,11 @@ class Settings:
     port: int = 8080
     lang: str = "zh"
     draft_ttl: int = 24 * 3600
+    readers: int = 1
+    read_max_bytes: int = 20 * 1024 * 1024
+    read_max_pixels: int = 40_000_000
+    read_seconds: int = 60
+    read_memory_mb: int = 1536
 
     @property
     def safe_mode(self) -> bool:
@@ -129,6 +134,15 @@ def load_settings(
         lang=lang,
         # Not in the core table: how long a half-written report waits for its reporter.
         draft_ttl=_integer(values, "TIPLINE_DRAFT_TTL", 24 * 3600, 60, 30 * 86400),
+        # The image reader (bot/reader/): how many processes, and what one image may cost.
+        # 0 readers: images are kept but read only by `tipline evidence read`.
+        readers=_integer(values, "TIPLINE_READERS", 1, 0, 16),
+        read_max_bytes=_integer(values, "TIPLINE_READ_MAX_BYTES", 20 * 1024 * 1024,
+                                1024, 1024 * 1024 * 1024),
+        read_max_pixels=_integer(values, "TIPLINE_READ_MAX_PIXELS", 40_000_000,
+                                 10_000, 1_000_000_000),
+        read_seconds=_integer(values, "TIPLINE_READ_SECONDS", 60, 1, 3600),
+        read_memory_mb=_integer(values, "TIPLINE_READ_MEMORY_MB", 1536, 256, 65536),
     )
 
 

@@ -7,9 +7,20 @@ from typing import Any
 
 import sqlite_utils
 
+from db import reads
 from db.connection import write_transaction
 from db.watchlist import watchlist_match
-from triage.case import Case, Change, Evidence, HistoryEntry, Identifier, Update, plan
+from triage.case import (
+    Case,
+    Change,
+    Evidence,
+    HistoryEntry,
+    Identifier,
+    ReadItem,
+    Update,
+    plan,
+    read_status,
+)
 from triage.vocabulary import KINDS
 
 # How many reports name identifier i: those triage has indexed (entity_reports, keyed by
@@ -44,26 +55,17 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
         "SELECT count(*) FROM reports WHERE reporter = ?", (fields[5],)
     ).fetchone()
     identifiers = [
-        Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0))
-        for kind, value, raw, reports in db.execute(
-            f"SELECT i.kind, i.value, i.raw, {_REPORTS_NAMING} "
+        Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0),
+                   evidence_id)
+        for kind, value, raw, reports, evidence_id in db.execute(
+            f"SELECT i.kind, i.value, i.raw, {_REPORTS_NAMING}, i.evidence_id "
             "FROM report_identifiers AS i "
             "WHERE i.report_id = ?", (report_id,),
         )
     ]
     identifiers.sort(key=lambda i: (KINDS.index(i.kind) if i.kind in KINDS else len(KINDS),
                                     i.value))
-    evidence = [
-        Evidence(id_, kind, received_at, fetch_status, sha256, size, mime, fetched_at,
-                 _details(details), attempts, last_error)
-        for (id_, kind, received_at, fetch_status, sha256, size, mime, fetched_at, details,
-             attempts, last_error) in db.execute(
-            "SELECT e.id, e.kind, e.received_at, e.fetch_status, e.sha256, e.size, e.mime, "
-            "e.fetched_at, e.details, j.attempts, j.last_error FROM evidence AS e "
-            "LEFT JOIN fetch_jobs AS j ON j.evidence_id = e.id "
-            "WHERE e.report_id = ? ORDER BY e.received_at, e.id", (report_id,),
-        )
-    ]
+    evidence = _evidence(db, report_id)
     history = [
         HistoryEntry(*entry) for entry in db.execute(
             "SELECT at, actor, action, detail FROM report_history WHERE report_id = ? "
@@ -74,6 +76,27 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
      received_at, updated_at) = fields
     return Case(receipt_, status, assignee, target_type, channel, reporter, int(filed), lang,
                 who, description, received_at, updated_at, identifiers, evidence, history)
+
+
+def _evidence(db: sqlite_utils.Database, report_id: int) -> list[Evidence]:
+    """A report's evidence, each image with what was read from it."""
+    rows = db.execute(
+        "SELECT e.id, e.kind, e.received_at, e.fetch_status, e.sha256, e.size, e.mime, "
+        "e.fetched_at, e.details, j.attempts, j.last_error, e.read_status, e.read_text, "
+        "e.phash FROM evidence AS e LEFT JOIN fetch_jobs AS j ON j.evidence_id = e.id "
+        "WHERE e.report_id = ? ORDER BY e.received_at, e.id", (report_id,),
+    ).fetchall()
+    found = reads.found_in(db, (row[0] for row in rows))
+    evidence = []
+    for (id_, kind, received_at, fetch_status, sha256, size, mime, fetched_at, details,
+         attempts, last_error, stored_status, text, phash) in rows:
+        evidence.append(Evidence(
+            id_, kind, received_at, fetch_status, sha256, size, mime, fetched_at,
+            _details(details), attempts, last_error,
+            read_status(kind, mime, fetch_status, stored_status),
+            [ReadItem(*item) for item in found[id_]], text,
+            reads.looks_like(db, phash, report_id) if phash is not None else []))
+    return evidence
 
 
 def _details(text: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from db import reads
 from db.connection import write_transaction
 
 # WeChat deletes temporary media 3 days after it was sent.
@@ -59,11 +60,19 @@ def claim(db: sqlite_utils.Database, worker: str, now: int, lease: int, limit: i
 
 def fetched(db: sqlite_utils.Database, job: FetchJob, worker: str, sha256: str, size: int,
             mime: str, now: int) -> bool:
-    """Record a downloaded file and close the job; False if the job was no longer ours."""
-    return _settle(db, job, worker, (
-        "UPDATE evidence SET fetch_status = 'fetched', sha256 = ?, size = ?, mime = ?, "
-        "fetched_at = ? WHERE id = ?"
-    ), (sha256, size, mime, now, job.evidence_id))
+    """Record a downloaded file and close the job; False if the job was no longer ours.
+
+    A picture is queued for reading in the same transaction: none is stored unread.
+    """
+    with write_transaction(db):
+        if not _close(db, job, worker):
+            return False
+        db.execute("UPDATE evidence SET fetch_status = 'fetched', sha256 = ?, size = ?, "
+                   "mime = ?, fetched_at = ? WHERE id = ?",
+                   (sha256, size, mime, now, job.evidence_id))
+        if reads.readable(mime):
+            reads.enqueue(db, job.evidence_id, now)
+    return True
 
 
 def failed(db: sqlite_utils.Database, job: FetchJob, worker: str, reason: str) -> bool:
@@ -96,13 +105,15 @@ def pending(db: sqlite_utils.Database) -> int:
 def _settle(db: sqlite_utils.Database, job: FetchJob, worker: str, sql: str,
             params: tuple[object, ...]) -> bool:
     with write_transaction(db):
-        gone = db.execute(
-            "DELETE FROM fetch_jobs WHERE evidence_id = ? AND claimed_by = ?",
-            (job.evidence_id, worker),
-        ).rowcount
+        gone = _close(db, job, worker)
         if gone:
             db.execute(sql, params)
-    return bool(gone)
+    return gone
+
+
+def _close(db: sqlite_utils.Database, job: FetchJob, worker: str) -> bool:
+    return bool(db.execute("DELETE FROM fetch_jobs WHERE evidence_id = ? AND claimed_by = ?",
+                           (job.evidence_id, worker)).rowcount)
 
 
 def _write(db: sqlite_utils.Database, sql: str, params: tuple[object, ...]

@@ -450,6 +450,53 @@ MIGRATIONS: tuple[Migration, ...] = (
             WHERE OLD.id > indexed_to AND OLD.id <= sweep_to;
         END""",  # noqa: E501 (frozen text)
     )),
+    Migration("0011_evidence_reading", (
+        # What the reader read from each image, beside the evidence row it belongs to.
+        "ALTER TABLE evidence ADD COLUMN read_status TEXT",
+        "ALTER TABLE evidence ADD COLUMN read_text TEXT",
+        "ALTER TABLE evidence ADD COLUMN phash INTEGER",
+        "ALTER TABLE evidence ADD COLUMN read_at INTEGER",
+        """CREATE TABLE read_jobs (
+            evidence_id INTEGER PRIMARY KEY REFERENCES evidence (id) ON DELETE CASCADE,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at INTEGER NOT NULL,
+            claimed_by TEXT,
+            claimed_until INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+        "CREATE INDEX read_jobs_due ON read_jobs (due_at)",
+        """CREATE TABLE evidence_identifiers (
+            evidence_id INTEGER NOT NULL REFERENCES evidence (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('qr', 'ocr')),
+            PRIMARY KEY (evidence_id, kind, value)
+        ) WITHOUT ROWID""",
+        # An identifier read from an image names the evidence it came from (NULL: the text).
+        "ALTER TABLE report_identifiers ADD COLUMN evidence_id INTEGER",
+        "CREATE INDEX evidence_phash ON evidence (phash) WHERE phash IS NOT NULL",
+        # Evidence read while its report was still a draft joins the report when filed.
+        """CREATE TRIGGER evidence_identifiers_filed AFTER UPDATE OF report_id ON evidence
+        WHEN NEW.report_id IS NOT NULL AND OLD.report_id IS NOT NEW.report_id BEGIN
+            INSERT OR IGNORE INTO report_identifiers (report_id, kind, value, raw, evidence_id)
+            SELECT NEW.report_id, kind, value, raw, evidence_id FROM evidence_identifiers
+            WHERE evidence_id = NEW.id;
+        END""",
+        # The export's identifiers column follows identifiers added or taken off by reading.
+        """CREATE TRIGGER identifiers_text_read AFTER INSERT ON report_identifiers
+        WHEN NEW.evidence_id IS NOT NULL BEGIN
+            UPDATE reports SET identifiers_text = (SELECT group_concat(kind || ':' || value, '; ')
+                FROM (SELECT kind, value FROM report_identifiers WHERE report_id = NEW.report_id
+                      ORDER BY kind, value)) WHERE id = NEW.report_id;
+        END""",
+        """CREATE TRIGGER identifiers_text_unread AFTER DELETE ON report_identifiers
+        WHEN OLD.evidence_id IS NOT NULL BEGIN
+            UPDATE reports SET identifiers_text = (SELECT group_concat(kind || ':' || value, '; ')
+                FROM (SELECT kind, value FROM report_identifiers WHERE report_id = OLD.report_id
+                      ORDER BY kind, value)) WHERE id = OLD.report_id;
+        END""",
+    )),
 )
 
 

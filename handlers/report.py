@@ -23,7 +23,7 @@ from handlers.router import Router
 from handlers.store import EvidenceItem, NewReport
 from triage.extract import Identifier, extract
 from triage.normalise import match_key
-from triage.vocabulary import TARGET_TYPES
+from triage.vocabulary import KINDS, TARGET_TYPES
 from triage.vocabulary import display_receipt as display
 
 # Reads an answer into the draft: returns what to echo ("" for nothing), or None when the
@@ -33,8 +33,7 @@ Reader = Callable[[Context, Draft], str | None]
 MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "file"})
 EVIDENCE_KINDS = MEDIA_KINDS | {"location", "link", "text"}
 # Identifiers that make a bare message a quick report (a name alone does not).
-QUICK_KINDS = frozenset({"url", "domain", "evm", "btc", "tron", "wechat_id",
-                         "official_account", "qq", "phone", "telegram", "email"})
+QUICK_KINDS = frozenset(KINDS) - {"name"}
 # Answers to "who is it" that name nobody: whole answers, and phrases a short answer
 # may wrap ("我也不知道").
 NON_ANSWERS = frozenset({"没有", "无", "未知", "unknown", "no", "none", "n/a", "idk", "no idea",
@@ -322,8 +321,9 @@ def keep_evidence(ctx: Context, draft: Draft, acknowledge: bool = True) -> str:
         return ctx.t("evidence_full", limit=ctx.policy.max_evidence)
     ctx.store.add_evidence(ctx.inbound.sender, draft.id, item)
     draft.evidence += 1
-    if item.kind in ("text", "link"):
-        # What text and links name becomes part of the report's identifiers.
+    if item.kind in ("text", "link", "voice"):
+        # What text, links and a voice note's recognised speech name joins the report's
+        # identifiers (images are read later, by the reader).
         draft.note_ids.extend(_triples(found_in(ctx.inbound)))
     if not acknowledge:
         return ""

@@ -172,6 +172,8 @@ NAMES: Final[dict[str, dict[str, str]]] = {
         "url": "网址", "domain": "域名", "evm": "钱包", "btc": "比特币地址",
         "tron": "TRON地址", "wechat_id": "微信号", "official_account": "公众号",
         "qq": "QQ", "phone": "电话", "telegram": "Telegram", "email": "邮箱", "name": "名称",
+        "wechat_pay": "微信收款码", "alipay": "支付宝收款码", "unionpay": "云闪付收款码",
+        "bank_card": "银行卡", "wechat_group": "微信群",
     },
     "en": {
         "exchange": "exchange or trading website", "ico": "ICO / token offering",
@@ -184,6 +186,8 @@ NAMES: Final[dict[str, dict[str, str]]] = {
         "url": "website", "domain": "domain", "evm": "wallet", "btc": "Bitcoin address",
         "tron": "TRON address", "wechat_id": "WeChat ID", "official_account": "official account",
         "qq": "QQ", "phone": "phone", "telegram": "Telegram", "email": "e-mail", "name": "name",
+        "wechat_pay": "WeChat Pay code", "alipay": "Alipay code", "unionpay": "UnionPay code",
+        "bank_card": "bank card", "wechat_group": "WeChat group",
     },
 }
 

@@ -24,7 +24,8 @@ from aiohttp.test_utils import TestServer
 from bot.config import Settings
 from bot.server.access_log import SafeAccessLogger
 from bot.server.app import init_app
-from bot.server.gate import Intake, Opened, Ticket
+from bot.server.gate import Intake, Opened
+from bot.server.protocol import Ticket
 from bot.wechat import wire
 from tests.desk import Desk
 

@@ -172,8 +172,8 @@ def test_show_counts_every_report_naming_an_identifier_indexed_by_triage_or_not(
                             (first.replace("-", ""),))[0]
     # An identifier added to an indexed report puts it back in the queue (entity_pending),
     # while its old rows are still in triage's tables: it must count once, not twice.
-    desk.db.execute("INSERT INTO report_identifiers VALUES (?, 'phone', '+8613800138000', "
-                    "'13800138000')", (first_id,))
+    desk.db.execute("INSERT INTO report_identifiers (report_id, kind, value, raw) "
+                    "VALUES (?, 'phone', '+8613800138000', '13800138000')", (first_id,))
     assert desk.rows("SELECT count(*) FROM entity_pending") == [(1,)]
 
     shown = json.loads(tipline(desk.path, "show", first, "--json").stdout)

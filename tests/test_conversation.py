@@ -355,3 +355,23 @@ async def test_a_step_added_to_steps_is_asked_numbered_and_walked_like_the_other
     assert (await alice.say("跳过")).startswith("（6/6）请核对")
     receipt_in(await alice.say("提交"))
     assert (await bob.say("2")).startswith("(2/6) Who is it")
+
+
+async def test_a_voice_note_naming_a_wallet_files_it_with_the_report(
+    weixin: WeChat, settings: Settings
+) -> None:
+    reporter = Reporter(weixin, "o_voice")
+    for line in ("举报", "1", "火币 huobi-vip.com", "客服让我转USDT，然后就联系不上了"):
+        await reporter.say(line)
+    await reporter.send(MsgType="voice", MediaId="voice-1", Format="amr",
+                        Recognition="地址是 TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf 对吧")
+    await reporter.say("完成")
+    receipt_in(await reporter.say("提交"))
+    assert rows(settings.db_path, "SELECT kind, value FROM report_identifiers "
+                                  "WHERE kind = 'tron'") == [
+        ("tron", "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf")]
+
+
+async def test_a_pasted_payment_link_starts_a_report_about_it(weixin: WeChat) -> None:
+    reply = await Reporter(weixin, "o_paste").say("https://qr.alipay.com/fkx19226ehkhzjelqx9bm0e")
+    assert "支付宝收款码 fkx19226ehkhzjelqx9bm0e" in reply

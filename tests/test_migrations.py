@@ -36,6 +36,8 @@ SHIPPED = {
         "f1af007463b09c346dd84e8071a0f13ef923d040eae82d60a136baa7c5c2e91c",
     "0010_entity_sweep":
         "54155624a7af36002fa6d7e193b7f0a39dbdbe576d1b9a2219aea442c73701e7",
+    "0011_evidence_reading":
+        "7b4c0d5b98c708b496d92b6040db3198d59ecdae87906e848d779f3079ae5597",
 }
 
 

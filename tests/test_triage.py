@@ -600,7 +600,8 @@ def test_a_sweep_stays_exact_whatever_other_processes_do_between_its_steps(
                               (rng.randint(1, 40),)),
         lambda: other.execute("DELETE FROM report_identifiers WHERE report_id = ? "
                               "AND kind = 'phone'", (rng.randint(1, 40),)),
-        lambda: other.execute("INSERT OR IGNORE INTO report_identifiers SELECT id, 'domain', "
+        lambda: other.execute("INSERT OR IGNORE INTO report_identifiers "
+                              "(report_id, kind, value, raw) SELECT id, 'domain', "
                               "?, 'x' FROM reports WHERE id = ?",
                               (f"site{rng.randrange(6)}.top", rng.randint(1, 40))),
         lambda: other.execute("DELETE FROM reports WHERE id = ?", (rng.randint(1, 40),)),

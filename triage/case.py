@@ -94,6 +94,33 @@ class Identifier:
     raw: str
     watchlist: str | None
     reports: int
+    evidence_id: int | None = None  # read from this evidence item (None: from the text)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadItem:
+    """An identifier read from an image, and whether from a QR code or the text in it."""
+
+    kind: str
+    value: str
+    raw: str
+    source: str  # "qr" or "ocr"
+
+
+# What an evidence item's reading says when nothing more is known of it.
+NOT_APPLICABLE, PENDING = "not applicable", "pending"
+
+
+def read_status(kind: str, mime: str | None, fetch_status: str, stored: str | None) -> str:
+    """An evidence item's read status: pending, done, failed: <reason> or not applicable."""
+    if stored:
+        return stored
+    image = kind == "image" or (mime or "").lower().startswith("image/")
+    if not image:
+        return NOT_APPLICABLE
+    if fetch_status.startswith(("failed", "not fetched")):
+        return f"failed: the image was not downloaded ({fetch_status})"
+    return PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +138,10 @@ class Evidence:
     details: dict[str, Any]
     attempts: int | None = None  # still queued: downloads tried so far
     last_error: str | None = None
+    read_status: str = NOT_APPLICABLE
+    read: list[ReadItem] = field(default_factory=list)
+    text: str | None = None  # the recognised text, lines joined by newlines
+    looks_like: list[str] = field(default_factory=list)  # receipts of near-identical images
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +202,19 @@ def case_json(case: Case) -> dict[str, Any]:
         "description": case.description,
         "identifiers": [
             {"kind": i.kind, "value": i.value, "raw": i.raw, "watchlist": i.watchlist,
-             "reports": i.reports}
+             "reports": i.reports, "evidence_id": i.evidence_id}
             for i in case.identifiers
         ],
         "evidence": [
             {"id": e.id, "kind": e.kind, "received_at": iso(e.received_at),
              "fetch_status": e.fetch_status, "sha256": e.sha256, "size": e.size,
              "mime": e.mime, "fetched_at": iso(e.fetched_at) if e.fetched_at else None,
-             "details": e.details, "attempts": e.attempts, "last_error": e.last_error}
+             "details": e.details, "attempts": e.attempts, "last_error": e.last_error,
+             "read_status": e.read_status,
+             "read": [{"kind": r.kind, "value": r.value, "raw": r.raw, "source": r.source}
+                      for r in e.read],
+             "text": e.text,
+             "looks_like": [display(receipt) for receipt in e.looks_like]}
             for e in case.evidence
         ],
         "notes": [{"at": iso(n.at), "by": n.actor, "text": n.detail} for n in case.notes],

@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from triage.case import Case
+from triage.case import NOT_APPLICABLE, Case
 from triage.render import RECEIPTS_SHOWN, filters_line, headline, in_order, plural
 from triage.summary import Summary
 from triage.times import iso, short
@@ -64,6 +64,26 @@ def summary_rich(summary: Summary) -> RenderableType:
     return Group(*parts)
 
 
+def _readings(case: Case) -> list[RenderableType]:
+    """Under the evidence, for each image: its read status, what was read, its text."""
+    parts: list[RenderableType] = []
+    for e in case.evidence:
+        if e.read_status == NOT_APPLICABLE:
+            continue
+        lines = Text(f"Read from evidence #{e.id} ({e.kind}): {e.read_status}", style="bold")
+        for item in e.read:
+            lines.append(f"\n  {item.kind}  {item.value}  ({item.source})", style="")
+        if e.looks_like:
+            receipts = ", ".join(display(r) for r in e.looks_like)
+            lines.append(f"\n  the same image is in {receipts}", style="bold red")
+        if e.text:
+            lines.append("\n  text:", style="")
+            for line in e.text.splitlines():
+                lines.append(f"\n    {line}", style="")
+        parts.append(lines)
+    return parts
+
+
 def case_rich(case: Case) -> RenderableType:
     """Return one case as rich tables for the terminal."""
     fields = Table.grid(padding=(0, 2))
@@ -102,6 +122,7 @@ def case_rich(case: Case) -> RenderableType:
         evidence.add_row(str(e.id), Text(e.kind), short(e.received_at), Text(status),
                          Text((e.sha256 or "") + size), Text(details))
     parts.append(evidence if case.evidence else Text("No evidence."))
+    parts.extend(_readings(case))
     history = Table(box=box.SIMPLE_HEAD, title="History", title_justify="left")
     for name in ("at", "who", "action", "detail"):
         history.add_column(name)

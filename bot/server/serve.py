@@ -2,7 +2,9 @@
 
     supervisor ─┬─ engine      owns the database, answers batches (bot/server/engine.py)
                 ├─ worker 1 ┐  HTTP on the shared port (SO_REUSEPORT), forwarding
-                └─ worker N ┘  to the engine over a private Unix socket
+                ├─ worker N ┘  to the engine over a private Unix socket
+                └─ reader      reads queued images, each in a child it can kill
+                               (bot/reader/)
 
 SIGTERM drains: workers stop accepting and finish their in-flight requests, then the
 engine finishes its batch. A child that dies is restarted; if the supervisor dies, Linux
@@ -24,6 +26,7 @@ from types import FrameType
 from aiohttp import web
 
 from bot.config import Settings
+from bot.reader.service import ReaderProcess
 from bot.server.access_log import SafeAccessLogger
 from bot.server.app import init_app
 from bot.server.process import (
@@ -32,7 +35,7 @@ from bot.server.process import (
     die_with_parent,
     freeze_startup_objects,
 )
-from db import fetch_jobs
+from db import fetch_jobs, reads
 from db.connection import connect
 from db.migrations import migrate
 
@@ -70,8 +73,9 @@ def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
     """Run the engine and `workers` HTTP workers until SIGTERM or SIGINT."""
     db = connect(settings.db_path)
     migrate(db)  # here, so a bad database fails before any child
-    # No fetcher runs yet: jobs a killed worker held are free to take again at once.
+    # No fetcher or reader runs yet: jobs a killed one held are free to take again at once.
     fetch_jobs.release(db)
+    reads.release(db)
     db.conn.close()
     _check_port(settings)
     with tempfile.TemporaryDirectory(prefix="tipline-") as folder:  # 0700: private socket
@@ -105,6 +109,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._stop)
         engine = self._start_engine()
         workers = [self._start_worker() for _ in range(self.workers)]
+        reader = self._start_reader()
         log.info("serving http://%s:%d/wechat with %d worker(s), database %s",
                  self.settings.host, self.settings.port, self.workers, self.settings.db_path)
         while not self.stopping:
@@ -119,7 +124,13 @@ class Supervisor:
                               worker.exitcode)
                     time.sleep(RESTART_PAUSE)
                     workers[index] = self._start_worker()
+            if reader is not None and not reader.alive() and not self.stopping:
+                log.error("the image reader exited; restarting it")
+                time.sleep(RESTART_PAUSE)
+                reader = self._start_reader()
         log.info("draining %d worker(s), then the engine", len(workers))
+        if reader is not None:
+            reader.stop()
         _terminate(workers, signal.SIGTERM, DRAIN_SECONDS + 5)  # all at once, then wait
         _terminate([engine], ENGINE_STOP, DRAIN_SECONDS + 5)
 
@@ -144,6 +155,14 @@ class Supervisor:
         )
         process.start()
         return process
+
+    def _start_reader(self) -> ReaderProcess | None:
+        """The image reader, unless TIPLINE_READERS=0."""
+        if self.settings.readers == 0:
+            return None
+        reader = ReaderProcess(self.settings)
+        reader.start()
+        return reader
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
