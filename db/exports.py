@@ -211,10 +211,12 @@ def full_report(db: sqlite_utils.Database, report_id: int) -> dict[str, Any]:
                        (report_id,)).fetchone()
     record: dict[str, Any] = dict(zip(names, row, strict=True))
     record["identifiers"] = [
-        {"kind": k, "value": v, "raw": r} for k, v, r in conn.execute(
-            "SELECT kind, value, raw FROM report_identifiers WHERE report_id = ?", (report_id,))]
+        {"kind": k, "value": v, "raw": r, "evidence_id": e} for k, v, r, e in conn.execute(
+            "SELECT kind, value, raw, evidence_id FROM report_identifiers WHERE report_id = ?",
+            (report_id,))]
+    # With what was read from each image: its status and its recognised text.
     evidence_names = ("id", "kind", "media_id", "details", "fetch_status", "sha256", "size",
-                      "mime", "fetched_at", "received_at")
+                      "mime", "fetched_at", "received_at", "read_status", "read_text")
     record["evidence"] = [dict(zip(evidence_names, e, strict=True)) for e in conn.execute(
         f"SELECT {', '.join(evidence_names)} FROM evidence WHERE report_id = ? ORDER BY id",
         (report_id,))]

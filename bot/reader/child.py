@@ -7,6 +7,8 @@ crash, a hang or a memory blow-up here ends this process only, and the parent
 
 from __future__ import annotations
 
+import contextlib
+import os
 import resource
 import signal
 from multiprocessing.connection import Connection
@@ -25,6 +27,7 @@ def serve(conn: Connection, max_bytes: int, max_pixels: int, threads: int) -> No
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     die_with_parent(signal.SIGKILL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash on a hostile file: no core
+    background()
     from triage.pictures.ocr import Ocr
     from triage.pictures.read import read_picture
 
@@ -36,6 +39,19 @@ def serve(conn: Connection, max_bytes: int, max_pixels: int, threads: int) -> No
         except (EOFError, OSError):
             return
         conn.send(_read(Path(path), max_bytes, max_pixels, read_picture, ocr))
+
+
+def background() -> None:
+    """Run only on time the webhook leaves idle: reading is background work.
+
+    SCHED_IDLE gives the CPU to this process only when nothing else wants it, so a
+    backlog of images never takes a core from the engine or a worker (bench/reading).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not allowed: the lowest niceness
+        with contextlib.suppress(OSError):
+            os.nice(19)
 
 
 def _read(path: Path, max_bytes: int, max_pixels: int, read_picture: Any, ocr: Any

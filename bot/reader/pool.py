@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 POLL = 0.05  # seconds between looks at the child's answer and its memory
 START_SECONDS = 120.0  # a child loads its models in a second or two; a cold disk is slower
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
+WALL_FACTOR = 10  # wall-clock seconds allowed per second of CPU time
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class Limits:
 
     max_bytes: int
     max_pixels: int
-    seconds: float
+    seconds: float  # of CPU time
     memory_bytes: int
 
 
@@ -81,7 +83,11 @@ class ChildReader:
             conn.send(str(path))
         except OSError:
             return self._lose(f"the reader crashed ({_exit(process)})")
-        deadline = time.monotonic() + self.limits.seconds
+        # The limit is CPU time: the child runs at idle priority, so under load it may wait
+        # long for a core without being stuck. The wall clock only catches a child that
+        # waits on nothing at all.
+        cpu_limit = _cpu(process) + self.limits.seconds
+        deadline = time.monotonic() + self.limits.seconds * WALL_FACTOR
         while True:
             try:
                 if conn.poll(POLL):
@@ -91,8 +97,11 @@ class ChildReader:
                 return self._lose(f"the reader crashed ({_exit(process)})")
             if not process.is_alive():
                 return self._lose(f"the reader crashed ({_exit(process)})")
+            if _cpu(process) > cpu_limit:
+                return self._lose(f"needed more than {self.limits.seconds:g} s of CPU time")
             if time.monotonic() > deadline:
-                return self._lose(f"took longer than {self.limits.seconds:g} s")
+                return self._lose(
+                    f"took longer than {self.limits.seconds * WALL_FACTOR:g} s")
             if _rss(process) > self.limits.memory_bytes:
                 return self._lose(
                     f"needed more than {self.limits.memory_bytes // (1024 * 1024)} MB")
@@ -154,6 +163,16 @@ def _rss(process: BaseProcess) -> int:
             return int(statm.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def _cpu(process: BaseProcess) -> float:
+    """The child's CPU time so far in seconds, all its threads (0 once it is gone)."""
+    try:
+        with open(f"/proc/{process.pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _exit(process: BaseProcess) -> str:
