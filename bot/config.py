@@ -51,6 +51,9 @@ class Settings:
     read_max_pixels: int = 40_000_000
     read_seconds: int = 60
     read_memory_mb: int = 1536
+    console_host: str = "127.0.0.1"
+    console_port: int = 8081
+    console_secure_cookie: bool = True
 
     @property
     def safe_mode(self) -> bool:
@@ -143,6 +146,9 @@ def load_settings(
                                  10_000, 1_000_000_000),
         read_seconds=_integer(values, "TIPLINE_READ_SECONDS", 60, 1, 3600),
         read_memory_mb=_integer(values, "TIPLINE_READ_MEMORY_MB", 1536, 256, 65536),
+        console_host=get("TIPLINE_CONSOLE_HOST") or "127.0.0.1",
+        console_port=_integer(values, "TIPLINE_CONSOLE_PORT", 8081, 1, 65535),
+        console_secure_cookie=_integer(values, "TIPLINE_CONSOLE_SECURE_COOKIE", 1, 0, 1) == 1,
     )
 
 

@@ -497,6 +497,56 @@ MIGRATIONS: tuple[Migration, ...] = (
                       ORDER BY kind, value)) WHERE id = OLD.report_id;
         END""",
     )),
+    Migration("0012_console", (
+        # Console accounts: an argon2id hash, a TOTP secret, the last TOTP step used (a
+        # code works once), and when the credentials were last set (older sessions die).
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('investigator', 'admin')),
+            password_hash TEXT NOT NULL,
+            totp_secret TEXT NOT NULL,
+            totp_last_step INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            credentials_at INTEGER NOT NULL,
+            disabled_at INTEGER
+        )""",
+        # A session is known by the SHA-256 of its cookie's token, never the token itself.
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            lang TEXT NOT NULL DEFAULT 'zh',
+            address TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        )""",
+        "CREATE INDEX sessions_user ON sessions (user_id)",
+        """CREATE TABLE login_failures (
+            scope TEXT NOT NULL,
+            at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX login_failures_scope ON login_failures (scope, at)",
+        # Who did what, when, from where: views, evidence files, exports, logins, changes.
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN
+            SELECT RAISE(ABORT, 'the audit log is append-only');
+        END""",
+        """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN
+            SELECT RAISE(ABORT, 'the audit log is append-only');
+        END""",
+        # "Assigned to me" without a pass over every report.
+        "CREATE INDEX reports_assignee ON reports (assignee) WHERE assignee IS NOT NULL",
+    )),
 )
 
 

@@ -38,6 +38,8 @@ SHIPPED = {
         "54155624a7af36002fa6d7e193b7f0a39dbdbe576d1b9a2219aea442c73701e7",
     "0011_evidence_reading":
         "7b4c0d5b98c708b496d92b6040db3198d59ecdae87906e848d779f3079ae5597",
+    "0012_console":
+        "658d42aa48aa80a1f20960ae9085ac10bfd599e31f8e1e7e5c25d5f47779642b",
 }
 
 

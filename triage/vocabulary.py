@@ -16,6 +16,9 @@ TARGET_TYPES: Final = ("exchange", "ico", "wechat_account", "payment", "app", "o
 # A case's life: new → reviewing → escalated, or dismissed / closed.
 STATUSES: Final = ("new", "reviewing", "escalated", "dismissed", "closed")
 
+# Who uses the console: investigators work cases; admins also see the audit log and export.
+ROLES: Final = ("investigator", "admin")
+
 # Identifier kinds the extractor finds, in the order a report lists them.
 KINDS: Final = (
     "url",

@@ -14,6 +14,7 @@ import click
 
 from bot.cli import admin as cli_admin
 from bot.cli import cases as cli_cases
+from bot.cli import users
 from bot.cli.common import Obj, database, pass_obj
 from bot.cli.evidence import evidence
 from bot.config import CHAT, WEBHOOK, Settings
@@ -250,7 +251,7 @@ async def _push_menu(settings: Settings, body: dict[str, Any]) -> None:
         raise click.ClickException(f"WeChat API unreachable: {error}") from None
 
 
-for _command in (*cli_cases.COMMANDS, *cli_admin.COMMANDS, evidence):
+for _command in (*cli_cases.COMMANDS, *cli_admin.COMMANDS, evidence, *users.COMMANDS):
     cli.add_command(_command)
 
 
