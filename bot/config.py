@@ -54,6 +54,8 @@ class Settings:
     console_host: str = "127.0.0.1"
     console_port: int = 8081
     console_secure_cookie: bool = True
+    contact_key: str = ""
+    notify_template_id: str = ""
 
     @property
     def safe_mode(self) -> bool:
@@ -118,6 +120,12 @@ def load_settings(
     if secret_key and len(secret_key) < 16:
         raise ConfigError("TIPLINE_SECRET_KEY must be at least 16 characters")
 
+    contact_key = get("TIPLINE_CONTACT_KEY")
+    if contact_key and len(contact_key) < 16:
+        raise ConfigError("TIPLINE_CONTACT_KEY must be at least 16 characters")
+    if contact_key and contact_key == secret_key:
+        raise ConfigError("TIPLINE_CONTACT_KEY must differ from TIPLINE_SECRET_KEY")
+
     lang = get("TIPLINE_LANG") or "zh"
     if lang not in ("zh", "en"):
         raise ConfigError("TIPLINE_LANG must be zh or en")
@@ -149,6 +157,10 @@ def load_settings(
         console_host=get("TIPLINE_CONSOLE_HOST") or "127.0.0.1",
         console_port=_integer(values, "TIPLINE_CONSOLE_PORT", 8081, 1, 65535),
         console_secure_cookie=_integer(values, "TIPLINE_CONSOLE_SECURE_COOKIE", 1, 0, 1) == 1,
+        # Feedback to reporters: the key sealing OpenIDs (empty: no pushes, only replies),
+        # and a template for status pushes outside WeChat's 48-hour window.
+        contact_key=contact_key,
+        notify_template_id=get("TIPLINE_NOTIFY_TEMPLATE_ID"),
     )
 
 

@@ -164,8 +164,15 @@ def purge(db: sqlite_utils.Database, cutoff: int, statuses: Sequence[str] = ()) 
             shas.update(s for (s,) in conn.execute(
                 f"SELECT DISTINCT sha256 FROM evidence WHERE report_id IN ({marks}) "
                 "AND sha256 IS NOT NULL", ids))
-            # ON DELETE CASCADE (foreign_keys is on): identifiers, evidence, fetch jobs, history.
+            reporters = [r for (r,) in conn.execute(
+                f"SELECT DISTINCT reporter FROM reports WHERE id IN ({marks})", ids)]
+            # ON DELETE CASCADE (foreign_keys is on): identifiers, evidence, fetch jobs,
+            # history, the outbox and questions.
             conn.execute(f"DELETE FROM reports WHERE id IN ({marks})", ids)
+            # A reporter with no report left has no contact kept either (sealed OpenID).
+            conn.executemany("DELETE FROM contacts WHERE reporter = ? AND NOT EXISTS "
+                             "(SELECT 1 FROM reports WHERE reporter = ?)",
+                             [(r, r) for r in reporters])
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import reads
+from db import feedback, reads
 from db.connection import write_transaction
 from db.watchlist import watchlist_match
 from triage.case import (
@@ -16,6 +16,7 @@ from triage.case import (
     Evidence,
     HistoryEntry,
     Identifier,
+    Notification,
     ReadItem,
     Update,
     plan,
@@ -74,8 +75,10 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     ]
     (receipt_, status, assignee, target_type, channel, reporter, lang, who, description,
      received_at, updated_at) = fields
+    notifications = [Notification(*row) for row in feedback.deliveries(db, report_id)]
     return Case(receipt_, status, assignee, target_type, channel, reporter, int(filed), lang,
-                who, description, received_at, updated_at, identifiers, evidence, history)
+                who, description, received_at, updated_at, identifiers, evidence, history,
+                notifications)
 
 
 def _evidence(db: sqlite_utils.Database, report_id: int) -> list[Evidence]:

@@ -547,6 +547,75 @@ MIGRATIONS: tuple[Migration, ...] = (
         # "Assigned to me" without a pass over every report.
         "CREATE INDEX reports_assignee ON reports (assignee) WHERE assignee IS NOT NULL",
     )),
+    Migration("0013_feedback", (
+        # Who can be told what: the OpenID sealed (AES-GCM, TIPLINE_CONTACT_KEY), kept only
+        # while a report is open or a question pending, and 30 days after the last closes.
+        """CREATE TABLE contacts (
+            reporter TEXT PRIMARY KEY,
+            sealed_openid BLOB,
+            last_message_at INTEGER NOT NULL,
+            window_sent INTEGER NOT NULL DEFAULT 0,
+            stopped_at INTEGER,
+            refused_at INTEGER,
+            keep_until INTEGER
+        ) WITHOUT ROWID""",
+        # What to tell a reporter: a report's new status, or an investigator's question.
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('status', 'question')),
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            via TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            claimed_until INTEGER NOT NULL DEFAULT 0,
+            settled_at INTEGER,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox (state, due_at)",
+        "CREATE INDEX outbox_report ON outbox (report_id)",
+        """CREATE TABLE questions (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+            asked_at INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            answered_at INTEGER
+        )""",
+        "CREATE INDEX questions_open ON questions (report_id) WHERE answered_at IS NULL",
+        # Queued in the transaction of the history entry, whoever writes it (CLI, console):
+        # a change cannot exist unqueued. Only the latest status of a report waits; a
+        # report is pushed at most once a minute.
+        """CREATE TRIGGER outbox_status AFTER INSERT ON report_history
+        WHEN NEW.action = 'status' BEGIN
+            UPDATE outbox SET state = 'superseded', settled_at = NEW.at
+            WHERE report_id = NEW.report_id AND kind = 'status' AND state = 'pending'
+                AND claimed_until <= NEW.at;
+            INSERT INTO outbox (report_id, kind, body, created_at, due_at)
+            SELECT NEW.report_id, 'status', status, NEW.at, max(NEW.at, coalesce(
+                (SELECT max(settled_at) + 60 FROM outbox
+                 WHERE report_id = NEW.report_id AND via IN ('custom', 'template')), 0))
+            FROM reports WHERE id = NEW.report_id;
+        END""",
+        """CREATE TRIGGER outbox_question AFTER INSERT ON report_history
+        WHEN NEW.action = 'question' BEGIN
+            INSERT INTO outbox (report_id, kind, body, created_at, due_at)
+            VALUES (NEW.report_id, 'question', NEW.detail, NEW.at, NEW.at);
+            INSERT INTO questions (report_id, asked_at, text)
+            VALUES (NEW.report_id, NEW.at, NEW.detail);
+        END""",
+        # The reporter's last open report closes: their OpenID is kept 30 days more.
+        """CREATE TRIGGER contacts_last_report_closed AFTER UPDATE OF status ON reports
+        WHEN NEW.status IN ('dismissed', 'closed') AND OLD.status NOT IN ('dismissed', 'closed')
+        BEGIN
+            UPDATE contacts SET keep_until = NEW.updated_at + 30 * 86400
+            WHERE reporter = NEW.reporter AND NOT EXISTS (
+                SELECT 1 FROM reports WHERE reporter = NEW.reporter
+                AND status NOT IN ('dismissed', 'closed'));
+        END""",
+    )),
 )
 
 

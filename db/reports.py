@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
-from db import fetch_jobs
+from db import feedback, fetch_jobs
 from handlers.store import EvidenceItem, NewReport, ReportStatus
 
 # Evidence that is not a file to download (a location, a link, a text) needs no fetch.
@@ -107,3 +107,46 @@ class SqlStore:
             "WHERE reporter = ? ORDER BY received_at DESC, id DESC LIMIT ?", (reporter, limit),
         ).fetchall()
         return [ReportStatus(*row) for row in rows]
+
+    def pending_question(self, reporter: str) -> str | None:
+        """The receipt of the reporter's report whose question awaits an answer, if any."""
+        return feedback.pending_question(self.db, reporter)
+
+    def add_reply(self, reporter: str, receipt: str, item: EvidenceItem | None,
+                  now: int) -> bool:
+        """Append a follow-up to the reporter's own report: history entry and evidence."""
+        row = self.db.conn.execute("SELECT id FROM reports WHERE receipt = ? AND reporter = ?",
+                                   (receipt, reporter)).fetchone()
+        if row is None:
+            return False
+        report_id = row[0]
+        detail = ""
+        if item is not None:
+            draft = f"reply-{report_id}-{now}"
+            self.add_evidence(reporter, draft, item)
+            # Straight onto the report (the evidence_count trigger counts it there).
+            self.db.conn.execute("UPDATE evidence SET report_id = ?, draft_id = NULL "
+                                 "WHERE draft_id = ?", (report_id, draft))
+            detail = item.kind if item.kind != "text" else str(item.details.get("text", ""))
+        self.db.conn.execute(
+            "INSERT INTO report_history (report_id, at, actor, action, detail) "
+            "VALUES (?, ?, ?, 'reporter_reply', ?)",
+            (report_id, now, f"reporter:{reporter[:12]}", detail[:2000]))
+        # Triage and the reporter's 查询 see the report as updated.
+        self.db.conn.execute("UPDATE reports SET updated_at = ? WHERE id = ?", (now, report_id))
+        return True
+
+    def finish_reply(self, reporter: str, receipt: str, now: int) -> None:
+        """The reporter is done answering: the report's questions are answered."""
+        row = self.db.conn.execute("SELECT id FROM reports WHERE receipt = ? AND reporter = ?",
+                                   (receipt, reporter)).fetchone()
+        if row is not None:
+            feedback.answered(self.db, row[0], now)
+
+    def stop_pushes(self, reporter: str, now: int) -> None:
+        """退订: no more pushes to the reporter; their sealed contact goes."""
+        feedback.stop(self.db, reporter, now)
+
+    def record_consent(self, reporter: str, accepted: bool, now: int) -> None:
+        """The reporter accepted (or refused) subscribe messages in WeChat's popup."""
+        feedback.consent(self.db, reporter, accepted, now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from handlers import commands, events, report, status
+from handlers import commands, events, followup, report, status
 from handlers.context import Context, Policy
 from handlers.draft import Draft
 from handlers.messages import NO_REPLY, Inbound, Reply
@@ -21,6 +21,8 @@ from triage.vocabulary import new_receipt
 
 root = Router("root")
 root.include(commands.router)
+# Before the report: a follow-up's messages are not a new quick report.
+root.include(followup.router)
 root.include(report.router)
 root.include(status.router)
 root.include(events.router)

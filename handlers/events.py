@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.messages import NO_REPLY, Reply
+from handlers.messages import CONSENT_EVENT, NO_REPLY, Reply
 from handlers.router import Router
 
 router = Router("events")
@@ -24,4 +24,13 @@ def help_click(ctx: Context) -> Reply:
 @router.event("unsubscribe")
 def goodbye(ctx: Context) -> Reply:
     """Says nothing (WeChat shows an unfollower nothing); an open draft waits out its TTL."""
+    return NO_REPLY
+
+
+@router.event(CONSENT_EVENT)
+def consent(ctx: Context) -> Reply:
+    """Records a reporter's answer to the subscribe-message popup: any refusal stops pushes."""
+    answers = [item.rpartition("=")[2] for item in ctx.inbound.event_key.split(";") if item]
+    if answers:
+        ctx.store.record_consent(ctx.inbound.sender, "reject" not in answers, ctx.now)
     return NO_REPLY

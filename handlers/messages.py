@@ -11,7 +11,11 @@ MESSAGE_KINDS = frozenset(
     {"text", "image", "voice", "video", "shortvideo", "location", "link", "file"}
 )
 # Events the pipeline accepts (lower-case, as WeChat spells them in any case).
-EVENT_KINDS = frozenset({"subscribe", "unsubscribe", "click", "view", "scan", "location"})
+EVENT_KINDS = frozenset({"subscribe", "unsubscribe", "click", "view", "scan", "location",
+                         "subscribe_msg_popup_event"})
+# A subscribe-message consent event's answers, one "template id=accept|reject" per item,
+# `;`-separated, in its event_key.
+CONSENT_EVENT = "subscribe_msg_popup_event"
 
 
 # Not frozen: a frozen dataclass sets each of these fields through object.__setattr__,
@@ -40,6 +44,9 @@ class Inbound:
     # Identifiers in the text (or a link's title and URL), when found ahead of time: the
     # HTTP worker extracts them (bot/server/gate.py), so the engine's transaction need not.
     identifiers: tuple[Any, ...] | None = None
+    # The sender's OpenID sealed by the worker (bot/sealing.py; b"" without a key): kept
+    # only while the reporter has a report open, to push them its status.
+    contact: bytes = b""
 
     def __reduce__(self) -> tuple[type[Inbound], tuple[Any, ...]]:
         """Pickle as the constructor's arguments: a third of the default's cost."""

@@ -76,3 +76,24 @@ class Store(Protocol):
     def recent(self, reporter: str, limit: int) -> list[ReportStatus]:
         """The reporter's most recent reports, newest first."""
         ...
+
+    def pending_question(self, reporter: str) -> str | None:
+        """The receipt of the reporter's report whose question awaits an answer, if any."""
+        ...
+
+    def add_reply(self, reporter: str, receipt: str, item: EvidenceItem | None,
+                  now: int) -> bool:
+        """Append a reporter's follow-up (history `reporter_reply`, evidence); False: not theirs."""
+        ...
+
+    def finish_reply(self, reporter: str, receipt: str, now: int) -> None:
+        """The reporter is done answering: the report's questions are answered."""
+        ...
+
+    def stop_pushes(self, reporter: str, now: int) -> None:
+        """退订: no more pushes to the reporter; their sealed contact goes."""
+        ...
+
+    def record_consent(self, reporter: str, accepted: bool, now: int) -> None:
+        """The reporter accepted (or refused) subscribe messages in WeChat's popup."""
+        ...

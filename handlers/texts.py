@@ -64,6 +64,15 @@ ZH: Final[dict[str, str]] = {
     "no_draft": "当前没有正在填写的举报。发送「举报」开始。",
     "trimmed": "（内容过长，已保留前{limit}字。）",
     "status_one": "回执号 {receipt}\n状态：{status}\n最近更新：{date}",
+    "push_status": "您的举报 {receipt} {status}（{date}）。",
+    "push_question": (
+        "关于您的举报 {receipt}，调查人员想了解：{question}\n"
+        "请直接回复（可发截图），发完回复「完成」。"
+    ),
+    "reply_started": "请发送要补充到举报 {receipt} 的内容（文字、截图、链接），发完回复「完成」。",
+    "reply_added": "已补充到举报 {receipt}。继续发送，或回复「完成」。",
+    "reply_done": "谢谢，补充内容已收到（举报 {receipt}）。",
+    "stopped": "已退订：我们不再主动推送进度。您仍可随时发送「查询」查看。",
     "status_unknown": "未找到该回执号。请检查后重试（只能查询您本人提交的举报）。",
     "status_list": "您最近的举报：\n{lines}\n发送「查询 回执号」查看某一条。",
     "status_empty": "您还没有提交过举报。发送「举报」开始。",
@@ -146,6 +155,16 @@ EN: Final[dict[str, str]] = {
     "no_draft": "You are not writing a report right now. Send \"report\" to start.",
     "trimmed": "(That was long; the first {limit} characters were kept.)",
     "status_one": "Receipt {receipt}\nStatus: {status}\nLast update: {date}",
+    "push_status": "Your report {receipt}: {status} ({date}).",
+    "push_question": (
+        "About your report {receipt}, the investigators ask: {question}\n"
+        "Just reply (screenshots are fine), then send \"done\"."
+    ),
+    "reply_started": "Send what to add to report {receipt} (text, screenshots, links), "
+                     "then \"done\".",
+    "reply_added": "Added to report {receipt}. Send more, or \"done\".",
+    "reply_done": "Thank you: your additions to report {receipt} are in.",
+    "stopped": "Unsubscribed: we will not send you updates. Send \"status\" any time.",
     "status_unknown": (
         "No report with that receipt. Please check it (you can only look up reports you filed)."
     ),

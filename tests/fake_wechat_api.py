@@ -35,12 +35,19 @@ class FakeWeChatAPI:
         self.valid_tokens: set[str] = set()
         self.token_errcode = 42001
         self.menus: list[dict[str, Any]] = []
+        # Messages pushed, as WeChat received them: (path, the JSON body).
+        self.pushed: list[tuple[str, dict[str, Any]]] = []
+        self.push_scripts: defaultdict[str, deque[str]] = defaultdict(deque)  # by OpenID
         self.hang_seconds = 30.0
         self._counter = itertools.count(1)
 
     def script(self, media_id: str, *steps: str) -> None:
         """What the next downloads of `media_id` do: 'ok', '500', 'hang', 'busy', 'expire'."""
         self.scripts[media_id].extend(steps)
+
+    def script_push(self, openid: str, *steps: str) -> None:
+        """What the next pushes to `openid` get: 'ok', an errcode ('45015'), '500', 'hang'."""
+        self.push_scripts[openid].extend(steps)
 
     def expire_tokens(self, errcode: int = 42001) -> None:
         """Make every issued token invalid, answered with `errcode`."""
@@ -54,6 +61,8 @@ class FakeWeChatAPI:
         app.router.add_get("/cgi-bin/media/get", self.media_get)
         app.router.add_get("/video/{media_id}", self.video)
         app.router.add_post("/cgi-bin/menu/create", self.menu_create)
+        app.router.add_post("/cgi-bin/message/custom/send", self.push)
+        app.router.add_post("/cgi-bin/message/template/send", self.push)
         return app
 
     async def stable_token(self, request: web.Request) -> web.Response:
@@ -95,6 +104,24 @@ class FakeWeChatAPI:
         self.requests.append(request.path)
         self.downloads[media_id] += 1
         return web.Response(body=self.videos[media_id], content_type="video/mp4")
+
+    async def push(self, request: web.Request) -> web.Response:
+        """A customer-service or template message, answered as its script says."""
+        self.requests.append(request.path)
+        if request.query.get("access_token") not in self.valid_tokens:
+            return _json({"errcode": self.token_errcode, "errmsg": "access_token expired"})
+        body = json.loads(await request.read())
+        script = self.push_scripts[body.get("touser", "")]
+        step = script.popleft() if script else "ok"
+        if step == "500":
+            return web.Response(status=502, text="Bad Gateway")
+        if step == "hang":
+            self.pushed.append((request.path, body))  # WeChat got it; the answer never comes
+            await asyncio.sleep(self.hang_seconds)
+        if step.isdigit():
+            return _json({"errcode": int(step), "errmsg": f"scripted {step}"})
+        self.pushed.append((request.path, body))
+        return _json({"errcode": 0, "errmsg": "ok", "msgid": len(self.pushed)})
 
     async def menu_create(self, request: web.Request) -> web.Response:
         self.requests.append(request.path)

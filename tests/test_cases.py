@@ -142,7 +142,8 @@ def test_a_change_that_changes_nothing_is_not_logged(tmp_path: Path) -> None:
     (["case", "{receipt}", "--status", "solved"],
      "Error: --status: unknown value 'solved'; use one of new, reviewing, escalated, "
      "dismissed, closed", 2),
-    (["case", "{receipt}"], "Error: nothing to do: give --status, --assign and/or --note", 2),
+    (["case", "{receipt}"],
+     "Error: nothing to do: give --status, --assign, --note and/or --ask", 2),
     (["case", "{receipt}", "--note", "  "], "Error: the note is empty", 2),
     (["case", "ZZZZZ-ZZZZZ", "--status", "closed"], "Error: no report with receipt ZZZZZ-ZZZZZ",
      1),

@@ -17,6 +17,7 @@ from triage.vocabulary import display_receipt as display
 
 NOBODY = "nobody"
 MAX_NOTE = 4000  # characters; a note is a finding, not a document
+MAX_QUESTION = 300  # characters: with the receipt and the how-to, under WeChat's 2 KB
 
 
 class CaseError(ValueError):
@@ -39,6 +40,7 @@ class Update:
     status: str | None = None
     assignee: str | None = None  # "" unassigns
     note: str | None = None
+    question: str | None = None  # asked of the reporter in WeChat
 
     def __post_init__(self) -> None:
         if self.status is not None:
@@ -47,11 +49,17 @@ class Update:
             raise CaseError("the note is empty")
         if self.note is not None and len(self.note) > MAX_NOTE:
             raise CaseError(f"the note is longer than {MAX_NOTE} characters")
+        if self.question is not None and not self.question.strip():
+            raise CaseError("the question is empty")
+        if self.question is not None and len(self.question) > MAX_QUESTION:
+            raise CaseError(f"the question is longer than {MAX_QUESTION} characters "
+                            "(it must fit a phone screen)")
 
     @property
     def empty(self) -> bool:
         """Whether nothing was asked."""
-        return self.status is None and self.assignee is None and self.note is None
+        return (self.status is None and self.assignee is None and self.note is None
+                and self.question is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +90,8 @@ def plan(update: Update, status: str, assignee: str | None) -> Plan:
         assignee = new
     if update.note is not None:
         changes.append(Change("note", update.note.strip()))
+    if update.question is not None:  # the outbox_question trigger queues it for WeChat
+        changes.append(Change("question", update.question.strip()))
     return Plan(changes, status, assignee)
 
 
@@ -145,6 +155,20 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """Something the reporter was (or is to be) told, and how its delivery went."""
+
+    kind: str  # "status" or "question"
+    body: str  # the status, or the question
+    created_at: int
+    state: str  # pending, sent, delivered in reply, superseded, failed: …
+    via: str | None  # custom, template or reply
+    attempts: int
+    settled_at: int | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One line of the audit log."""
 
@@ -173,6 +197,7 @@ class Case:
     identifiers: list[Identifier] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
 
     @property
     def notes(self) -> list[HistoryEntry]:
@@ -219,4 +244,11 @@ def case_json(case: Case) -> dict[str, Any]:
         ],
         "notes": [{"at": iso(n.at), "by": n.actor, "text": n.detail} for n in case.notes],
         "history": [_history(entry) for entry in case.history],
+        "notifications": [
+            {"kind": n.kind, "body": n.body, "created_at": iso(n.created_at),
+             "state": n.state, "via": n.via, "attempts": n.attempts,
+             "settled_at": iso(n.settled_at) if n.settled_at else None,
+             "last_error": n.last_error}
+            for n in case.notifications
+        ],
     }

@@ -129,4 +129,14 @@ def case_rich(case: Case) -> RenderableType:
     for h in case.history:
         history.add_row(short(h.at), Text(h.actor), Text(h.action), Text(h.detail))
     parts.append(history)
+    if case.notifications:
+        told = Table(box=box.SIMPLE_HEAD, title="Told the reporter", title_justify="left")
+        for name in ("queued", "what", "delivery", "via", "tries"):
+            told.add_column(name)
+        for n in case.notifications:
+            what = n.body if n.kind == "status" else f"question: {n.body}"
+            state = n.state + (f" ({n.last_error})" if n.last_error else "")
+            told.add_row(short(n.created_at), Text(what), Text(state), n.via or "",
+                         str(n.attempts))
+        parts.append(told)
     return Group(*parts)

@@ -162,19 +162,23 @@ def show(obj: Obj, receipt: str, as_json: bool, fmt: str) -> None:
 @click.option("--assign", "assignee", metavar="WHO",
               help="Assign the case to someone ('' to unassign).")
 @click.option("--note", help="Add a note (for investigators; never shown to the reporter).")
+@click.option("--ask", "question", metavar="TEXT",
+              help="Ask the reporter a question in WeChat; their answer joins the report.")
 @by_option("Who is making the change [default: your OS user].")
 @pass_obj
 def case(obj: Obj, receipt: str, status: str | None, assignee: str | None, note: str | None,
-         by: str | None) -> None:
+         question: str | None, by: str | None) -> None:
     """Update a case: status, assignment, notes. Every change is logged (who, when, what).
 
-    The log is append-only and shown by `tipline show`. The reporter's 查询 shows the
-    status and the date of the last change, never notes or names.
+    The log is append-only and shown by `tipline show`. A status change is pushed to the
+    reporter in WeChat (receipt, status, date: never notes or names); --ask sends them a
+    question, and what they answer joins the report.
 
     \b
     Example:
       tipline case ABCDE-12345 --status reviewing --assign alice --note "same QR as last week"
       tipline case ABCDE-12345 --status escalated --by bob
+      tipline case ABCDE-12345 --ask "Did they send you a payment code?"
     """
     from db.cases import update_case
     from triage.case import CaseError, Update
@@ -182,11 +186,11 @@ def case(obj: Obj, receipt: str, status: str | None, assignee: str | None, note:
 
     wanted = _receipt(receipt)
     try:
-        update = Update(status, assignee, note)
+        update = Update(status, assignee, note, question)
     except CaseError as error:
         raise OptionError(str(error)) from None
     if update.empty:
-        raise OptionError("nothing to do: give --status, --assign and/or --note")
+        raise OptionError("nothing to do: give --status, --assign, --note and/or --ask")
     with database(obj) as db:
         changes = update_case(db, wanted, update, actor(by), int(time.time()))
     if changes is None:
@@ -194,8 +198,8 @@ def case(obj: Obj, receipt: str, status: str | None, assignee: str | None, note:
     if not changes:
         click.echo(f"{display(wanted)}: nothing changed", err=True)
         return
-    said = ["note added" if c.action == "note" else f"{c.action} {c.detail}"
-            for c in changes]
+    said = [{"note": "note added", "question": "question queued for the reporter"}.get(
+        c.action, f"{c.action} {c.detail}") for c in changes]
     click.echo(f"{display(wanted)}: {'; '.join(said)}", err=True)
 
 

@@ -13,6 +13,7 @@ TEMPLATE = """\
 # variable. Paste WECHAT_TOKEN into the WeChat console (or the test account's page).
 WECHAT_TOKEN={token}
 TIPLINE_SECRET_KEY={secret}
+TIPLINE_CONTACT_KEY={contact}
 TIPLINE_DB=./data/tipline.db
 TIPLINE_EVIDENCE_DIR=./data/evidence
 TIPLINE_HOST=127.0.0.1
@@ -31,7 +32,8 @@ def write_dev_env(path: Path) -> bool:
     if path.exists():
         return False
     path.write_text(
-        TEMPLATE.format(token=secrets.token_hex(12), secret=secrets.token_urlsafe(32)),
+        TEMPLATE.format(token=secrets.token_hex(12), secret=secrets.token_urlsafe(32),
+                        contact=secrets.token_urlsafe(32)),
         encoding="utf-8",
     )
     path.chmod(0o600)  # it holds the pseudonymisation key

@@ -14,6 +14,7 @@ from bot.server.gate import Intake
 from bot.server.link import EngineLink
 from bot.server.webhook import MAX_BODY, WEBHOOK, Webhook, healthz, receive, verify_url
 from bot.wechat.fetcher import Schedule, fetcher_ctx
+from bot.wechat.notifier import notifier_ctx
 
 
 def init_app(settings: Settings, engine_socket: Path | None = None,
@@ -26,6 +27,8 @@ def init_app(settings: Settings, engine_socket: Path | None = None,
     app.cleanup_ctx.append(_engine_ctx(settings, engine_socket))
     if settings.api_enabled:
         app.cleanup_ctx.append(fetcher_ctx(settings, fetch or Schedule()))
+        if settings.contact_key:  # without it no OpenID is kept: replies carry the news
+            app.cleanup_ctx.append(notifier_ctx(settings))
     app.router.add_get("/wechat", verify_url)
     app.router.add_post("/wechat", receive)
     app.router.add_get("/healthz", healthz)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.errors import BadRequest, Forbidden, WebhookError
 from bot.pseudonym import pseudonymiser
+from bot.sealing import sealer
 from bot.server.protocol import (
     PLAIN,
     SUCCESS,
@@ -59,6 +60,7 @@ class Intake:
             if settings.safe_mode else None
         )
         self.pseudonymise = pseudonymiser(settings.secret_key)
+        self.seal = sealer(settings.contact_key)
         extract("warm-up.example.com")  # builds the suffix list now, not in a request
 
     def open(self, query: str, body: bytes, now: int, method: str = "POST") -> Opened | Refusal:
@@ -99,6 +101,7 @@ class Intake:
         if parsed is None:  # a type we do not handle: no reply, nothing stored
             return Opened(bare, raw_ts, encrypted, SUCCESS)
         envelope, inbound = parsed
+        inbound.contact = self.seal(fields.get("FromUserName", ""))
         text_ = message_text(inbound) if inbound.kind in ("text", "link") else ""
         if len(text_) >= 4:  # shorter ("1", "完成") holds no identifier: skip the scan
             inbound.identifiers = tuple(extract(text_))

@@ -7,6 +7,7 @@ another process: everything here commits together or not at all.
 
 from __future__ import annotations
 
+from db import feedback
 from db.connection import Database
 from db.conversations import dump_state, load_state, save_state
 from db.inbound import prune_claims, record, stored_reply
@@ -15,6 +16,7 @@ from db.reports import SqlStore
 from handlers.context import Policy
 from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
+from handlers.notices import notice_text
 
 
 def process(
@@ -28,11 +30,28 @@ def process(
     reply = dispatch(inbound, state, now, SqlStore(db), policy, default_lang)
     if (changed := dump_state(state)) != saved:  # dump_state is canonical: sorted keys
         save_state(db, inbound.sender, changed, now)
-    record(db, inbound.sender, inbound.dedup_key, inbound.kind, now, reply.text)
-    return reply.text
+    text = _with_notices(db, inbound, reply.text, now)
+    record(db, inbound.sender, inbound.dedup_key, inbound.kind, now, text)
+    return text
+
+
+def _with_notices(db: Database, inbound: Inbound, reply: str, now: int) -> str:
+    """The reply, with what waits for the reporter on top; their window opens.
+
+    In the message's transaction: a notice counts as delivered only with the reply that
+    carries it, which is stored (and sent again to WeChat's retries) like any reply.
+    """
+    if inbound.contact:
+        feedback.note_message(db, inbound.sender, inbound.contact, now)
+    notices = feedback.take_for_reply(db, inbound.sender, now)
+    if not notices:
+        return reply
+    lines = [notice_text(n.kind, n.body, n.receipt, n.lang, n.created_at) for n in notices]
+    return "\n".join([*lines, reply] if reply else lines)
 
 
 def housekeeping(db: Database, now: int, nonce_window: int) -> None:
     """Forget nonces outside the timestamp window and claims past their retention."""
     prune_nonces(db, now - nonce_window)
     prune_claims(db, now)
+    feedback.forget_expired(db, now)

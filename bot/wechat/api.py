@@ -61,6 +61,10 @@ class ApiUnavailable(Exception):
     """WeChat could not be reached or kept failing (timeouts, 5xx) within the retry budget."""
 
 
+class SendUnknown(ApiUnavailable):
+    """A send timed out or lost its connection mid-answer: it may or may not have arrived."""
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """How hard one call tries: attempts, and the backoff between them."""
@@ -181,6 +185,44 @@ class WeChatAPI:
                                         evidence_dir)
 
         return await self._with_token(call)
+
+    async def send_text(self, openid: str, content: str) -> None:
+        """A customer-service text message (only within 48 h of the user's last message)."""
+        await self._send_once("/cgi-bin/message/custom/send", {
+            "touser": openid, "msgtype": "text", "text": {"content": content}})
+
+    async def send_template(self, openid: str, template_id: str, fields: dict[str, str]
+                            ) -> None:
+        """A template message: each field as {"value": …}."""
+        await self._send_once("/cgi-bin/message/template/send", {
+            "touser": openid, "template_id": template_id,
+            "data": {key: {"value": value} for key, value in fields.items()}})
+
+    async def _send_once(self, path: str, body: dict[str, Any]) -> None:
+        """Send once, never retried here: after a timeout it may have arrived already.
+
+        The caller decides: ApiError (WeChat refused: its errcode), ApiUnavailable (not
+        sent: 5xx, busy, no connection), SendUnknown (perhaps sent).
+        """
+        data = json.dumps(body, ensure_ascii=False).encode()
+
+        async def call(token: str) -> None:
+            try:
+                async with self.session.post(
+                        self.base + path, params={"access_token": token}, data=data,
+                        headers={"Content-Type": "application/json; charset=utf-8"},
+                        timeout=self.timeout) as response:
+                    _raise_for_server(response)
+                    answer = _decode(await response.read())
+            except TimeoutError:
+                raise SendUnknown(f"{path}: timed out") from None
+            except aiohttp.ServerDisconnectedError:
+                raise SendUnknown(f"{path}: the connection closed before an answer") from None
+            except aiohttp.ClientError as error:
+                raise ApiUnavailable(f"{path}: {_describe(error)}") from None
+            _check(answer)
+
+        await self._with_token(call)
 
     # --- transport ------------------------------------------------------------------------
 

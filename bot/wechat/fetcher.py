@@ -22,7 +22,8 @@ from typing import TypeVar
 from aiohttp import web
 
 from bot.config import Settings
-from bot.wechat.api import ApiError, ApiUnavailable, WeChatAPI, open_api
+from bot.wechat.api import ApiError, ApiUnavailable, WeChatAPI
+from bot.wechat.tasks import api_loop_ctx
 from db import fetch_jobs
 from db.connection import connect
 from db.fetch_jobs import FetchJob
@@ -158,17 +159,5 @@ class Fetcher:
 def fetcher_ctx(settings: Settings, schedule: Schedule = Schedule()
                 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """An aiohttp cleanup context running a fetcher beside the webhook."""
-
-    async def run_fetcher(app: web.Application) -> AsyncIterator[None]:
-        async with open_api(settings) as api:
-            fetcher = Fetcher(api, settings.db_path, settings.evidence_dir, schedule)
-            task = asyncio.create_task(fetcher.run(), name="fetcher")
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                fetcher.close()
-
-    return run_fetcher
+    return api_loop_ctx(settings, "fetcher", lambda api: Fetcher(
+        api, settings.db_path, settings.evidence_dir, schedule))

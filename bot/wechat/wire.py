@@ -27,7 +27,7 @@ from xml.parsers import expat
 from wechatpy.crypto import PrpCrypto
 
 from bot.errors import BadRequest, Forbidden
-from handlers.messages import EVENT_KINDS, MESSAGE_KINDS, Inbound
+from handlers.messages import CONSENT_EVENT, EVENT_KINDS, MESSAGE_KINDS, Inbound
 
 # WeChat drops a passive reply much over 2 KB; keep the rendered Content under this.
 MAX_REPLY_BYTES = 1800
@@ -69,27 +69,49 @@ def _refuse(*_: object) -> None:
     raise BadRequest("DOCTYPE and entity declarations are not accepted")
 
 
-def parse_xml(body: bytes) -> dict[str, str]:
-    """Read WeChat's flat `<xml>` document into a dict of field name to text."""
-    fields: dict[str, str] = {}
-    depth = 0
+class XmlFields(dict[str, str]):
+    """The `<xml>` document's fields (its direct children), and its nested records.
+
+    `records[name]` lists, for a field holding repeated groups (a subscribe popup's
+    `<List>` items, a broadcast report's `<item>`s, the photos of pic_sysphoto), each
+    group's leaf values: [{"TemplateId": …, "SubscribeStatusString": "accept"}, …].
+    """
+
+    records: dict[str, list[dict[str, str]]]
+
+
+def parse_xml(body: bytes) -> XmlFields:
+    """Read WeChat's `<xml>` document: its fields, and repeated nested groups as records."""
+    fields = XmlFields()
+    fields.records = {}
+    path: list[str] = []
+    groups: list[dict[str, str]] = []  # the leaf values of each open element below a field
     chunks: list[str] = []
 
     def start(name: str, _attrs: object) -> None:
-        nonlocal depth
-        depth += 1
-        if depth == 1 and name != "xml":
+        if not path and name != "xml":
             raise BadRequest("the root element must be <xml>")
+        path.append(name)
+        groups.append({})
         chunks.clear()
+        if len(path) > 8:
+            raise BadRequest("the XML nests too deep")
 
     def end(name: str) -> None:
-        nonlocal depth
-        depth -= 1
-        if depth >= 1:
+        text = "".join(chunks)
+        chunks.clear()
+        group = groups.pop()
+        path.pop()
+        depth = len(path)  # of the closed element's parent: 0 is outside <xml>
+        if depth == 1:  # a field of <xml>
             if name in fields:
                 raise BadRequest(f"field {name} appears twice")
-            fields[name] = "".join(chunks)
-        chunks.clear()
+            fields[name] = text if not group else ""
+        elif depth >= 2:
+            if group:  # a group of leaves: one record of the field it is in
+                fields.records.setdefault(path[1], []).append(group)
+            elif name not in groups[-1]:
+                groups[-1][name] = text
 
     # encoding="utf-8" overrides whatever the document declares: WeChat sends UTF-8.
     parser = expat.ParserCreate(encoding="utf-8")
@@ -156,12 +178,17 @@ def to_inbound(
         event = _required(fields, "Event").strip().lower()
         if event not in EVENT_KINDS:
             return None
+        key = fields.get("EventKey", "")
+        if event == CONSENT_EVENT:  # one <List> per template the popup asked about
+            items = getattr(fields, "records", {}).get("SubscribeMsgPopupEvent", [])
+            key = ";".join(f"{i.get('TemplateId', '')}={i.get('SubscribeStatusString', '')}"
+                           for i in items)[:1000]
         inbound = Inbound(
             kind="event",
             sender=pseudonymise(openid),
             created_at=created_at,
             event=event,
-            event_key=fields.get("EventKey", ""),
+            event_key=key,
         )
         return envelope, inbound
     if kind not in MESSAGE_KINDS:
