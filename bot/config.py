@@ -83,7 +83,13 @@ def load_settings(
     """Read `.env` and the environment (the environment wins) into validated settings."""
     values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
-        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        try:
+            found = dotenv_values(dotenv_path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{dotenv_path} is not UTF-8 text: save it as UTF-8") from None
+        except OSError as error:
+            raise ConfigError(f"cannot read {dotenv_path}: {error.strerror}") from None
+        values.update({k: v for k, v in found.items() if v is not None})
     values.update(os.environ if environ is None else environ)
 
     def get(name: str) -> str:
@@ -111,6 +117,14 @@ def load_settings(
             "(safe mode checks the AppID inside every message)"
         )
 
+    tolerance = _integer(values, "WECHAT_TIMESTAMP_TOLERANCE", 300, 0, 86400)
+    if tolerance == 0 and not aes_key and "WECHAT_TOKEN" in require:
+        # The plaintext signature is a SHA-1 of token+timestamp+nonce run together: one
+        # captured URL re-splits into other (timestamp, nonce) pairs, each fresh once no
+        # time window bounds them, and the body is not signed at all.
+        raise ConfigError("WECHAT_TIMESTAMP_TOLERANCE=0 turns replay protection off in "
+                          "plaintext mode: use a window (300) or set WECHAT_ENCODING_AES_KEY")
+
     base_url = get("WECHAT_API_BASE_URL") or DEFAULT_API_BASE_URL
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -136,7 +150,7 @@ def load_settings(
         wechat_app_secret=get("WECHAT_APP_SECRET"),
         wechat_encoding_aes_key=aes_key,
         wechat_api_base_url=base_url.rstrip("/"),
-        wechat_timestamp_tolerance=_integer(values, "WECHAT_TIMESTAMP_TOLERANCE", 300, 0, 86400),
+        wechat_timestamp_tolerance=tolerance,
         db_path=Path(db_path or get("TIPLINE_DB") or "data/tipline.db"),
         evidence_dir=Path(get("TIPLINE_EVIDENCE_DIR") or "data/evidence"),
         secret_key=secret_key,

@@ -53,10 +53,16 @@ def _time(column: str) -> str:
             f"|| '{ZONE}'")
 
 
+# What starts a formula in Excel and WPS: = + - @, tab and CR, and (WPS, and Excel with
+# East Asian input) their full-width forms ＝ ＋ － ＠.
+FORMULA_STARTS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+
+
 def _guard(column: str) -> str:
-    # A cell starting with = + - @ (or tab, CR) is a formula to Excel and WPS: a reporter
-    # could plant one. A leading apostrophe makes it text; `tipline import` strips it.
-    return (f"CASE WHEN unicode({column}) IN (61, 43, 45, 64, 9, 13) "  # = + - @ tab CR
+    # A cell starting a formula could be planted by a reporter. A leading apostrophe makes
+    # it text; `tipline import` strips it.
+    codes = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
+    return (f"CASE WHEN unicode({column}) IN ({codes}) "
             f"THEN '''' || {column} ELSE {column} END")
 
 

@@ -321,6 +321,15 @@ class SqlSummary:
         ).fetchone()
         return int(count)
 
+    def images(self, filters: Filters, limit: int) -> list[tuple[int, str, str]]:
+        """(perceptual hash, reporter, receipt) of the newest `limit` images read."""
+        where, params = _where(filters, table="r")
+        return [tuple(row) for row in self.db.execute(
+            "SELECT e.phash, r.reporter, r.receipt FROM evidence AS e "
+            "JOIN reports AS r ON r.id = e.report_id "
+            f"WHERE e.phash IS NOT NULL {_and(where)} ORDER BY e.id DESC LIMIT :limit",
+            {**params, "limit": limit})]
+
     def per_day(self, filters: Filters, start: int) -> list[tuple[int, int]]:
         """Return (day number, reports) for the selected reports received since `start`."""
         where, params = _where(filters)

@@ -90,6 +90,12 @@ class FakeWeChatAPI:
             await asyncio.sleep(self.hang_seconds)
         if step == "busy":
             return _json({"errcode": -1, "errmsg": "system error"})
+        if step == "forged-errmsg":  # a log line forged, a token echoed
+            return _json({"errcode": 40007, "errmsg": (
+                "invalid media\n2026-12-04 ERROR root: all fine, "
+                "token=ACCESS_TOKEN_0123456789abcdefghijklmnopqrstuvwxyz\x1b[2J")})
+        if step == "odd-errcode":
+            return _json({"errcode": "forty", "errmsg": "?"})
         if media_id in self.videos:
             return _json({"video_url": f"{self.base}/video/{media_id}"})
         if media_id not in self.media:

@@ -62,7 +62,8 @@ class Reporter:
         return found.group().replace("-", "")
 
 
-def fetched(db_path: Path, evidence_dir: Path, media_id: str, content: bytes) -> str:
+def fetched(db_path: Path, evidence_dir: Path, media_id: str, content: bytes,
+            mime: str = "image/jpeg") -> str:
     """Store a photo's bytes as the media fetcher does and mark its evidence fetched."""
     sha = hashlib.sha256(content).hexdigest()
     path = evidence_path(evidence_dir, sha)
@@ -70,7 +71,7 @@ def fetched(db_path: Path, evidence_dir: Path, media_id: str, content: bytes) ->
     path.write_bytes(content)
     db = connect(db_path)
     db.execute(
-        "UPDATE evidence SET fetch_status = 'fetched', sha256 = ?, size = ?, mime = 'image/jpeg', "
-        "fetched_at = received_at WHERE media_id = ?", (sha, len(content), media_id))
+        "UPDATE evidence SET fetch_status = 'fetched', sha256 = ?, size = ?, mime = ?, "
+        "fetched_at = received_at WHERE media_id = ?", (sha, len(content), mime, media_id))
     db.conn.close()
     return sha

@@ -180,3 +180,28 @@ def test_show_counts_every_report_naming_an_identifier_indexed_by_triage_or_not(
     shown = json.loads(tipline(desk.path, "show", first, "--json").stdout)
     reports = {(i["kind"], i["value"]): i["reports"] for i in shown["identifiers"]}
     assert reports == {("domain", "site.top"): 3, ("phone", "+8613800138000"): 1}
+
+
+HOSTILE = ("\x1b[2J\x1b]0;pwned\x07 \x1b]8;;https://evil.example\x1b\\bank.com\x1b]8;;\x1b\\ "
+           "\x9b31m C1 \u202eedoc\u202c zero\u200bwidth")
+
+
+def test_terminal_escapes_in_reporter_text_are_shown_not_obeyed(desk: Desk) -> None:
+    """Regression (hardening 2): show printed ESC, OSC-8 and C1 sequences unchanged."""
+    receipt = desk.file(f"evil-ex.com {HOSTILE}", description=HOSTILE)
+    table = tipline(desk.path, "show", receipt).output
+    as_json = tipline(desk.path, "show", receipt, "--json").output
+    for output in (table, as_json):
+        assert not any(c in output for c in "\x1b\x07\x9b\u202e\u202c\u200b")
+    assert "\\x1b[2J" in table and "\\u202eedoc" in table
+    assert json.loads(as_json)["description"] == HOSTILE  # the data itself is untouched
+    assert desk.rows("SELECT description FROM reports") == [(HOSTILE,)]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "html", "json"])
+def test_terminal_escapes_are_inert_in_every_triage_format(desk: Desk, fmt: str) -> None:
+    """Regression (hardening 2): the same held for names in the triage outputs."""
+    desk.file("名称 币安\u202e国际 evil-ex.com \x1b[31mred", reporter="p_a")
+    desk.file("名称 币安\u202e国际 evil-ex.com \x1b[31mred", reporter="p_b")
+    output = tipline(desk.path, "triage", "--format", fmt).output
+    assert "\x1b" not in output and "\u202e" not in output

@@ -170,3 +170,23 @@ def test_every_command_waits_as_long_for_the_database(tmp_path: Path) -> None:
 
     with database(Obj(tmp_path / "t.db"), create=True) as db:
         assert db.execute("PRAGMA busy_timeout").fetchone()[0] == CLI_BUSY_TIMEOUT_MS
+
+
+def test_every_file_and_folder_tipline_writes_is_owner_only(tmp_path: Path) -> None:
+    """Regression (hardening 9): the database, its -wal, exports and backups were 0644."""
+    import stat
+
+    db = tmp_path / "data" / "t.db"
+    assert run(["--db", str(db), "watchlist", "import", "-"], {}, tmp_path,
+               stdin="name,aliases,domains,addresses\n火币,,huobi.com,\n").returncode == 0
+    assert run(["--db", str(db), "export", "-o", str(tmp_path / "out.csv")], {},
+               tmp_path).returncode == 0
+    assert run(["--db", str(db), "backup", str(tmp_path / "copy.db")], {},
+               tmp_path).returncode == 0
+    assert run(["--db", str(db), "export", "--evidence-bundle", str(tmp_path / "bag")], {},
+               tmp_path).returncode == 0
+    written = [db.parent, db, tmp_path / "out.csv", tmp_path / "copy.db", tmp_path / "bag",
+               *(tmp_path / "bag").rglob("*"), *db.parent.glob("t.db-*")]
+    for path in written:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path}: {oct(mode)}"

@@ -77,3 +77,29 @@ def test_make_run_writes_a_dev_env_once_with_fresh_secrets(tmp_path: Path) -> No
     b = load_settings(WEBHOOK, environ={}, dotenv_path=second)
     assert a.secret_key != b.secret_key and a.wechat_token != b.wechat_token
     assert first.stat().st_mode & 0o077 == 0
+
+
+def test_tolerance_zero_is_refused_for_the_webhook_in_plaintext_mode() -> None:
+    """Regression (hardening 7): WECHAT_TIMESTAMP_TOLERANCE=0 disabled replay protection."""
+    plain = {"WECHAT_TOKEN": "abc123", "TIPLINE_SECRET_KEY": "k" * 32,
+             "WECHAT_TIMESTAMP_TOLERANCE": "0"}
+    with pytest.raises(ConfigError, match="WECHAT_TIMESTAMP_TOLERANCE=0 turns replay"):
+        load_settings(WEBHOOK, environ=plain, dotenv_path=None)
+    safe = {**plain, "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            "WECHAT_APP_ID": "wx2c2769f8efd9abc2"}
+    assert load_settings(WEBHOOK, environ=safe, dotenv_path=None).wechat_timestamp_tolerance == 0
+    assert load_settings(environ=plain, dotenv_path=None)  # investigators' commands: no webhook
+
+
+def test_the_contact_key_must_differ_from_the_pseudonym_key() -> None:
+    same = {"TIPLINE_SECRET_KEY": "k" * 32, "TIPLINE_CONTACT_KEY": "k" * 32}
+    with pytest.raises(ConfigError, match="TIPLINE_CONTACT_KEY must differ"):
+        load_settings(environ=same, dotenv_path=None)
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    """Regression (hardening 15): a corrupt .env gave a traceback."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"WECHAT_TOKEN=\xff\xfe\x00abc\n")
+    with pytest.raises(ConfigError, match=r"\.env is not UTF-8 text"):
+        load_settings(environ={}, dotenv_path=dotenv)

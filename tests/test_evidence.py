@@ -419,3 +419,48 @@ async def test_without_credentials_the_bot_records_media_as_not_fetched(
     assert rows(settings.db_path, "SELECT media_id, fetch_status FROM evidence") == [
         ("media-9", "not fetched: no API credentials")]
     assert rows(settings.db_path, "SELECT count(*) FROM fetch_jobs") == [(0,)]
+
+
+async def test_a_hostile_errmsg_is_logged_on_one_line_without_the_token(
+    api_settings: Settings, fake: FakeWeChatAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (hardening 13): errmsg was logged verbatim (a forged line, a token)."""
+    evidence_id = queue_media(api_settings, "m-forged")
+    fake.script("m-forged", "forged-errmsg")
+    with caplog.at_level(logging.INFO):
+        await fetch_all(api_settings)
+    status = evidence(api_settings, evidence_id)["fetch_status"]
+    assert isinstance(status, str) and status.startswith("failed: 40007 invalid media")
+    assert "\n" not in status and "\x1b" not in status
+    assert "ACCESS_TOKEN_0123456789" not in caplog.text + status
+    assert "\n2026-12-04 ERROR root" not in caplog.text
+
+
+async def test_an_errcode_that_is_not_a_number_is_retried_not_a_traceback(
+    api_settings: Settings, fake: FakeWeChatAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (hardening 13): a non-numeric errcode raised a traceback."""
+    fake.media["m-odd"] = (PHOTO, "image/jpeg")
+    evidence_id = queue_media(api_settings, "m-odd")
+    fake.script("m-odd", "odd-errcode", "odd-errcode", "odd-errcode")
+    await fetch_all(api_settings)
+    assert "Traceback" not in caplog.text
+    # A transient answer (this harness retries at once, so the job runs out of time).
+    assert "errcode that is not a number" in str(evidence(api_settings, evidence_id)[
+        "fetch_status"])
+
+
+async def test_media_over_the_size_cap_fails_once_and_is_not_downloaded_again(
+    api_settings: Settings, fake: FakeWeChatAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (hardening 13): over-cap media counted as transient, downloaded at every retry."""
+    from bot.wechat import api
+
+    monkeypatch.setattr(api, "MAX_MEDIA_BYTES", 1000)
+    fake.media["m-big"] = (b"\xff\xd8\xff" + b"0" * 5000, "image/jpeg")
+    evidence_id = queue_media(api_settings, "m-big")
+    await fetch_all(api_settings)
+    status = evidence(api_settings, evidence_id)["fetch_status"]
+    assert isinstance(status, str) and status.startswith("failed: -2 media larger than 1000")
+    assert fake.downloads["m-big"] == 1
+    assert rows(api_settings.db_path, "SELECT count(*) FROM fetch_jobs") == [(0,)]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ def filed(settings: Settings) -> dict[str, str]:
     alice = Reporter(settings.db_path, "o_alice", now=JUNE_1 + 3600)
     first = alice.file("币安国际 https://www.binance-vip.cc/reg 客服微信：coinvip888",
                        "群里有人推荐USDT理财，说日收益3%，让我转账5000元。", photos=("media-1",))
-    fetched(settings.db_path, settings.evidence_dir, "media-1", b"\xff\xd8photo bytes")
+    fetched(settings.db_path, settings.evidence_dir, "media-1", b"\xff\xd8\xffphoto bytes")
     bob = Reporter(settings.db_path, "o_bob", now=JUNE_1 + 86400)
     planted = '=HYPERLINK("http://evil.example","点我") 他们让我转到这个地址'
     second = bob.file("TQ5NAmMFHvrjX7w5K6tyu3CeZV3gPjnVBS", planted, target="4")
@@ -214,8 +216,8 @@ def test_an_evidence_bundle_is_a_bag_with_hashes_that_check_out(
         assert hashlib.sha256((bag / name).read_bytes()).hexdigest() == sha
     record = json.loads((bag / "data" / "reports" / f"{filed['first']}.json").read_text())
     (photo,) = record["evidence"]
-    assert photo["sha256"] == hashlib.sha256(b"\xff\xd8photo bytes").hexdigest()
-    assert (bag / photo["file"]).read_bytes() == b"\xff\xd8photo bytes"
+    assert photo["sha256"] == hashlib.sha256(b"\xff\xd8\xffphoto bytes").hexdigest()
+    assert (bag / photo["file"]).read_bytes() == b"\xff\xd8\xffphoto bytes"
     assert photo["file"].endswith(".jpg")
     assert record["history"][0]["action"] == "filed"
     assert record["received_at"].endswith("+08:00")
@@ -296,3 +298,35 @@ def test_a_chat_report_with_a_photo_exports_the_identifiers_and_evidence_count_o
     code, output = invoke(settings, "--db", str(other), "import", str(exported))
     assert code == 0, output
     assert rows(other, "SELECT identifiers_text, evidence_count FROM reports") == [(text, 0)]
+
+
+def test_a_full_width_formula_is_guarded_too_and_imports_back_unchanged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Regression (hardening 17): a leading ＝ (full width) was not guarded in CSV."""
+    planted = '＝HYPERLINK("http://evil.example","点我") 转到这里'
+    Reporter(settings.db_path, "o_dave", now=JUNE_1).file("evil-ex.com", planted)
+    invoke(settings, "export", "-o", str(tmp_path / "r.csv"))
+    [row] = read_csv(tmp_path / "r.csv")
+    assert row["description"] == "'" + planted
+    other = dataclasses.replace(settings, db_path=tmp_path / "other.db")
+    code, output = invoke(other, "import", "--format", "csv", str(tmp_path / "r.csv"))
+    assert code == 0, output
+    with sqlite3.connect(other.db_path) as conn:
+        assert conn.execute("SELECT description FROM reports").fetchall() == [(planted,)]
+
+
+def test_a_bundle_names_evidence_by_its_bytes_not_its_declared_type(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Regression (hardening 12): a file declared text/html became a clickable .html."""
+    dave = Reporter(settings.db_path, "o_dave", now=JUNE_1)
+    dave.file("evil-ex.com", "他们发来的文件", photos=("media-html", "media-png"))
+    fetched(settings.db_path, settings.evidence_dir, "media-html", b"<html><script>x</script>",
+            mime="text/html")
+    fetched(settings.db_path, settings.evidence_dir, "media-png", b"\x89PNG\r\n\x1a\n" + b"0" * 32,
+            mime="text/html")
+    code, output = invoke(settings, "export", "--evidence-bundle", str(tmp_path / "bag"))
+    assert code == 0, output
+    names = sorted(p.suffix for p in (tmp_path / "bag" / "data" / "evidence").iterdir())
+    assert names == [".bin", ".png"]

@@ -598,3 +598,42 @@ def test_card_look_alikes_are_not_cards(text: str) -> None:
 def test_a_card_number_typed_in_groups_is_found_as_digits() -> None:
     assert kinds_of("收款银行卡：6222 0212 3456 7890 128（工行）") == [
         ("bank_card", "6222021234567890128")]
+
+
+# --------------------------------------------------------------------------- hostile sizes
+
+
+def test_claims_answer_like_a_plain_list_whatever_order_they_come_in() -> None:
+    """Regression (hardening 1): TextScan.free checked every hit against every claim."""
+    import random
+
+    from triage.textscan import TextScan
+
+    rng = random.Random(18)
+    for _ in range(200):
+        scan, claimed = TextScan.of("x" * 500), []
+        for _ in range(rng.randint(1, 40)):
+            start = rng.randrange(480)
+            end = start + rng.randint(1, 20)
+            if rng.random() < 0.5:
+                scan.claim(start, end)
+                claimed.append((start, end))
+            for q_start in range(0, 500, 7):
+                q_end = q_start + rng.randint(1, 9)
+                expected = all(not (q_end > s and q_start < e) for s, e in claimed)
+                assert scan.free(q_start, q_end) == expected
+
+
+def test_one_long_text_naming_60000_domains_is_read_up_to_the_cap() -> None:
+    """Regression (hardening 1): an 829 KB text froze a worker for 33.5 s."""
+    from triage.extract import MAX_TEXT
+
+    text = " ".join(f"site{n}.example-ex.com" for n in range(60_000))
+    found = extract(text)
+    domains = [i for i in found if i.kind == "domain"]
+    assert len(domains) == 1  # every one is a subdomain of example-ex.com
+    assert len(text) > MAX_TEXT * 30
+    many = " ".join(f"s{n}-ex.com" for n in range(60_000))
+    values = [i.value for i in extract(many)]
+    shown = many[:MAX_TEXT].split(" ")
+    assert values[:-1] == shown[:-1] and "s59999-ex.com" not in values  # cut at the cap

@@ -363,3 +363,26 @@ async def test_events_with_repeated_elements_are_answered_success(
     request = wire.sign_request(feedback_settings.wechat_token, body, openid=OPENID,
                                 nonce=f"n-{hash(xml) % 10**8}")
     assert await weixin.post(request) == (200, b"success")
+
+
+async def test_a_push_claimed_by_a_sender_killed_mid_send_is_sent_once_after_its_lease(
+    weixin: WeChat, feedback_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    from db import feedback
+
+    _, receipt = await file_report(weixin)
+    case(feedback_settings, receipt, "--status", "reviewing")
+    db = connect(feedback_settings.db_path)
+    [(held, _)] = feedback.claim(db, "sender-that-died", int(time.time()), lease=60, limit=8)
+    assert await send_due(feedback_settings, fake) == 0  # still leased: not sent twice
+
+    later = time.time() + 61
+    settings = api_side(feedback_settings, fake)
+    async with open_api(settings, retry=Retry(1, 0.0), timeout=0.5) as api:
+        notifier = Notifier(api, settings, NOW_AT_ONCE, clock=lambda: later)
+        try:
+            assert await notifier.run_once() == 1
+        finally:
+            notifier.close()
+    assert len(fake.pushed) == 1
+    assert not feedback.settle(db, held, "sender-that-died", "sent", "custom", int(later))

@@ -168,6 +168,9 @@ def test_the_same_screenshot_from_two_reporters_is_noticed(
     assert shown(desk, first)["evidence"][0]["looks_like"] == [second]
     assert shown(desk, second)["evidence"][0]["looks_like"] == [first]
     assert shown(desk, third)["evidence"][0]["looks_like"] == []
+    summary = json.loads(tipline(desk.path, "triage", "--format", "json").output)
+    assert summary["same_images"] == [{"reporters": 2, "receipts": [second, first]}]  # newest first
+    assert "The same image from 2 reporters" in tipline(desk.path, "triage").output
 
 
 def test_a_photo_read_before_its_report_is_filed_joins_the_report(

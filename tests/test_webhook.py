@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.config import Settings
@@ -338,3 +339,51 @@ async def test_a_database_that_cannot_be_written_answers_503_so_wechat_retries(
         holder.close()
     assert status == 503
     assert stored_messages(settings) == 0
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_is_not_what_its_content_encoding_says_is_a_400(
+    weixin: WeChat, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (hardening 3): an uncompressed body sent as gzip or deflate answered 500."""
+    request = weixin.sign(weixin.text("帮助"))
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session, session.post(
+            weixin.url, params=request.params, data=request.body,
+            headers={"Content-Encoding": encoding}) as response:
+        assert response.status == 400
+    assert "body cannot be read" in caplog.text
+
+
+async def test_an_unexpected_error_in_the_request_path_is_logged_with_its_traceback(
+    weixin: WeChat, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (hardening 3): aiohttp.server was silenced, and the error with it."""
+    from bot.server import gate
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gate.Intake, "open", broken)
+    status, _ = await weixin.post(weixin.sign(weixin.text("帮助")))
+    assert status == 500
+    assert "unexpected error answering POST /wechat" in caplog.text
+    assert "RuntimeError: a bug" in caplog.text
+    assert "openid" not in caplog.text.lower()
+
+
+async def test_the_access_log_writes_the_raw_path_so_a_newline_cannot_forge_a_line(
+    weixin: WeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression (hardening 14): `--access-log` wrote the decoded path (%0A, a new line)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        async with weixin.session.get(
+                weixin.url.replace("/wechat", "/wechat%0A2026-12-04%20INFO%20forged%1b[2J"),
+                params={"openid": "o_secret_openid"}) as response:
+            await response.read()
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert lines and all("\n" not in line and "\x1b" not in line for line in lines)
+    assert any("/wechat%0A2026-12-04%20INFO%20forged" in line for line in lines)
+    assert "o_secret_openid" not in caplog.text

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import mimetypes
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage.evidence import evidence_path
+from triage.evidence import evidence_path, sniff
 from triage.times import iso
 
 _COPY_CHUNK = 1 << 20
@@ -49,9 +48,14 @@ class BundleResult:
     problems: dict[str, int] = field(default_factory=dict)  # missing, checksum mismatch…
 
 
-def _extension(mime: str | None) -> str:
-    guessed = mimetypes.guess_extension(mime.split(";")[0].strip()) if mime else None
-    return guessed or ""
+def _extension(source: Path) -> str:
+    """A file's extension from its bytes: a declared text/html must not become a .html."""
+    try:
+        with source.open("rb") as file:
+            found = sniff(file.read(16))
+    except OSError:
+        return ".bin"
+    return found[1] if found else ".bin"
 
 
 def _copy_hashed(source: Path, target: Path) -> tuple[str, int]:
@@ -129,7 +133,7 @@ def write_bundle(
                 if sha in copied:
                     continue
                 source = evidence_path(evidence_dir, sha)
-                name = f"data/evidence/{sha}{_extension(item.get('mime'))}"
+                name = f"data/evidence/{sha}{_extension(source)}"
                 if not source.is_file():
                     copied[sha] = None
                     _count(result, "missing")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Set
 from typing import TYPE_CHECKING, Any
 
+from triage.inert import inert
 from triage.summary import Summary
 from triage.times import day_label, day_number, iso, short
 from triage.vocabulary import STATUSES, TARGET_TYPES
@@ -69,6 +70,9 @@ def summary_json(summary: Summary, top: int) -> dict[str, Any]:
             for e in summary.entities
         ],
         "suggestions": [_suggestion_json(s) for s in summary.suggestions],
+        "same_images": [{"reporters": i.reporters,
+                         "receipts": [display(r) for r in i.receipts]}
+                        for i in summary.same_images],
     }
 
 
@@ -110,7 +114,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 
 def md(text: object) -> str:
     """Escape text for a markdown table cell: markup, pipes and line breaks neutralised."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(inert(str(text)).split()))
 
 
 def _md_table(header: list[str], rows: Iterable[list[object]]) -> list[str]:
@@ -147,6 +151,11 @@ def summary_markdown(summary: Summary) -> str:
         out += _md_table(["entity", "entity", "score", "why"],
                          [[f"{s.a[0]} {s.a[1]}", f"{s.b[0]} {s.b[1]}", f"{s.score:g}", s.why]
                           for s in summary.suggestions])
+    if summary.same_images:
+        out += ["", "## The same image from several reporters", ""]
+        out += _md_table(["reporters", "receipts"],
+                         [[i.reporters, " ".join(display(r) for r in i.receipts)]
+                          for i in summary.same_images])
     return "\n".join(out) + "\n"
 
 
@@ -167,7 +176,7 @@ svg text{font-size:11px;fill:#57606a}
 
 
 def _h(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(inert(str(text)), quote=True)
 
 
 def _html_table(header: list[str], rows: Iterable[list[str]], numeric: Set[int] = frozenset()
@@ -240,6 +249,11 @@ def summary_html(summary: Summary) -> str:
              for s in summary.suggestions],
             numeric={2},
         )
+    if summary.same_images:
+        suggestions += "<h2>The same image from several reporters</h2>" + _html_table(
+            ["reporters", "receipts"],
+            [[str(i.reporters), _h(" ".join(display(r) for r in i.receipts))]
+             for i in summary.same_images], numeric={0})
     status_table = _html_table(
         ["status", "reports"],
         [[_h(k), f"{n:,}"] for k, n in in_order(totals.by_status, STATUSES).items()], {1})

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.case import NOT_APPLICABLE, Case
+from triage.inert import inert
 from triage.render import RECEIPTS_SHOWN, filters_line, headline, in_order, plural
 from triage.summary import Summary
 from triage.times import iso, short
@@ -38,30 +39,39 @@ def summary_rich(summary: Summary) -> RenderableType:
         numeric = name in ("#", "reports", "reporters", "score")
         entities.add_column(name, justify="right" if numeric else "left")
     for i, e in enumerate(summary.entities, 1):
-        value = Text(e.value)
+        value = _t(e.value)
         if e.new:
             value.append(" new", style="magenta")
         entities.add_row(
-            str(i), Text(e.kind), value, Text(e.watchlist or "", style="bold red"),
+            str(i), _t(e.kind), value, _t(e.watchlist or "", style="bold red"),
             f"{e.reports:,}", f"{e.reporters:,}", short(e.first_seen), short(e.last_seen),
             f"{e.score:.2f}", " ".join(display(r) for r in e.receipts[:RECEIPTS_SHOWN]),
         )
     parts: list[RenderableType] = [
-        Text(f"Tipline triage, {short(summary.generated_at)} ({filters_line(summary)})",
+        _t(f"Tipline triage, {short(summary.generated_at)} ({filters_line(summary)})",
              style="bold"),
-        Text(headline(summary)),
+        _t(headline(summary)),
         counts,
-        entities if summary.entities else Text("No entities."),
+        entities if summary.entities else _t("No entities."),
     ]
     if summary.suggestions:
         same = Table(box=box.SIMPLE_HEAD, title="Possibly the same", title_justify="left")
         for name in ("entity", "entity", "score", "why"):
             same.add_column(name, justify="right" if name == "score" else "left")
         for s in summary.suggestions:
-            same.add_row(Text(f"{s.a[0]} {s.a[1]}"), Text(f"{s.b[0]} {s.b[1]}"),
-                         f"{s.score:g}", Text(s.why))
+            same.add_row(_t(f"{s.a[0]} {s.a[1]}"), _t(f"{s.b[0]} {s.b[1]}"),
+                         f"{s.score:g}", _t(s.why))
         parts.append(same)
+    for image in summary.same_images:
+        receipts = ", ".join(display(r) for r in image.receipts)
+        parts.append(_t(f"The same image from {image.reporters} reporters: {receipts}",
+                        style="bold red"))
     return Group(*parts)
+
+
+def _t(value: object, style: str = "") -> Text:
+    """A cell or line of untrusted text, made inert for the terminal."""
+    return Text(inert(str(value)), style=style)
 
 
 def _readings(case: Case) -> list[RenderableType]:
@@ -70,16 +80,16 @@ def _readings(case: Case) -> list[RenderableType]:
     for e in case.evidence:
         if e.read_status == NOT_APPLICABLE:
             continue
-        lines = Text(f"Read from evidence #{e.id} ({e.kind}): {e.read_status}", style="bold")
+        lines = _t(f"Read from evidence #{e.id} ({e.kind}): {e.read_status}", style="bold")
         for item in e.read:
-            lines.append(f"\n  {item.kind}  {item.value}  ({item.source})", style="")
+            lines.append(inert(f"\n  {item.kind}  {item.value}  ({item.source})"), style="")
         if e.looks_like:
             receipts = ", ".join(display(r) for r in e.looks_like)
             lines.append(f"\n  the same image is in {receipts}", style="bold red")
         if e.text:
             lines.append("\n  text:", style="")
             for line in e.text.splitlines():
-                lines.append(f"\n    {line}", style="")
+                lines.append(inert(f"\n    {line}"), style="")
         parts.append(lines)
     return parts
 
@@ -101,15 +111,15 @@ def case_rich(case: Case) -> RenderableType:
         ("who", case.who),
         ("description", case.description),
     ):
-        fields.add_row(name, Text(value))
+        fields.add_row(name, _t(value))
     parts: list[RenderableType] = [fields]
     identifiers = Table(box=box.SIMPLE_HEAD, title="Identifiers", title_justify="left")
     for name in ("kind", "value", "as written", "watchlist", "reports naming it"):
         identifiers.add_column(name, justify="right" if name.startswith("reports") else "left")
     for i in case.identifiers:
-        identifiers.add_row(Text(i.kind), Text(i.value), Text(i.raw),
-                            Text(i.watchlist or "", style="bold red"), f"{i.reports:,}")
-    parts.append(identifiers if case.identifiers else Text("No identifiers."))
+        identifiers.add_row(_t(i.kind), _t(i.value), _t(i.raw),
+                            _t(i.watchlist or "", style="bold red"), f"{i.reports:,}")
+    parts.append(identifiers if case.identifiers else _t("No identifiers."))
     evidence = Table(box=box.SIMPLE_HEAD, title="Evidence", title_justify="left")
     for name in ("#", "kind", "received", "status", "sha256", "details"):
         evidence.add_column(name)
@@ -119,15 +129,15 @@ def case_rich(case: Case) -> RenderableType:
             status += f" (tried {e.attempts}×{': ' + e.last_error if e.last_error else ''})"
         details = ", ".join(f"{k}: {v}" for k, v in e.details.items())
         size = f" {e.size:,} B" if e.size else ""
-        evidence.add_row(str(e.id), Text(e.kind), short(e.received_at), Text(status),
-                         Text((e.sha256 or "") + size), Text(details))
-    parts.append(evidence if case.evidence else Text("No evidence."))
+        evidence.add_row(str(e.id), _t(e.kind), short(e.received_at), _t(status),
+                         _t((e.sha256 or "") + size), _t(details))
+    parts.append(evidence if case.evidence else _t("No evidence."))
     parts.extend(_readings(case))
     history = Table(box=box.SIMPLE_HEAD, title="History", title_justify="left")
     for name in ("at", "who", "action", "detail"):
         history.add_column(name)
     for h in case.history:
-        history.add_row(short(h.at), Text(h.actor), Text(h.action), Text(h.detail))
+        history.add_row(short(h.at), _t(h.actor), _t(h.action), _t(h.detail))
     parts.append(history)
     if case.notifications:
         told = Table(box=box.SIMPLE_HEAD, title="Told the reporter", title_justify="left")
@@ -136,7 +146,7 @@ def case_rich(case: Case) -> RenderableType:
         for n in case.notifications:
             what = n.body if n.kind == "status" else f"question: {n.body}"
             state = n.state + (f" ({n.last_error})" if n.last_error else "")
-            told.add_row(short(n.created_at), Text(what), Text(state), n.via or "",
+            told.add_row(short(n.created_at), _t(what), _t(state), n.via or "",
                          str(n.attempts))
         parts.append(told)
     return Group(*parts)

@@ -7,6 +7,7 @@ back as `raw`. A scanner may *claim* a span so that later scanners leave it alon
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from typing import NamedTuple
@@ -93,7 +94,7 @@ class Hit(NamedTuple):
 class TextScan:
     """The normalised text of one tip and what the scanners found in it so far."""
 
-    __slots__ = ("claims", "hits", "lower", "normalised", "original", "text")
+    __slots__ = ("_ends", "_starts", "hits", "lower", "normalised", "original", "text")
 
     def __init__(self, original: str, normalised: Normalised) -> None:
         self.original = original
@@ -106,7 +107,11 @@ class TextScan:
         # must match here. Every tip needs it, so it is made at once.
         self.lower = self.text.lower()
         self.hits: list[Hit] = []
-        self.claims: list[tuple[int, int]] = []
+        # The claimed spans, merged into disjoint intervals sorted by start: a look-up is
+        # one bisection, so a text naming 60,000 domains scans in linear time (it was
+        # quadratic: 33.5 s for 829 KB, every hit checked against every claim).
+        self._starts: list[int] = []
+        self._ends: list[int] = []
 
     @classmethod
     def of(cls, text: str) -> TextScan:
@@ -121,14 +126,25 @@ class TextScan:
 
     def free(self, start: int, end: int) -> bool:
         """Tell whether no earlier scanner claimed any part of [start, end)."""
-        for s, e in self.claims:  # noqa: SIM110 (a loop: all(…) costs more for a few claims)
-            if end > s and start < e:
-                return False
-        return True
+        starts = self._starts
+        if not starts:
+            return True
+        i = bisect.bisect_left(starts, end)  # the claims starting before `end`…
+        return i == 0 or self._ends[i - 1] <= start  # …the last of which ends by `start`
 
     def claim(self, start: int, end: int) -> None:
         """Keep later scanners out of [start, end)."""
-        self.claims.append((start, end))
+        starts, ends = self._starts, self._ends
+        if not starts or start > ends[-1]:  # the usual case: claims come in text order
+            starts.append(start)
+            ends.append(end)
+            return
+        lo = bisect.bisect_left(ends, start)  # the first claim ending at or after `start`
+        hi = bisect.bisect_right(starts, end)  # the claims starting at or before `end`
+        if lo < hi:  # overlapping or touching: merge them into one
+            start, end = min(start, starts[lo]), max(end, ends[hi - 1])
+        starts[lo:hi] = [start]
+        ends[lo:hi] = [end]
 
     def add(self, start: int, end: int, kind: str, value: str, claim: bool = True) -> None:
         """Record an identifier found at [start, end), claiming the span unless told not to."""

@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from handlers import intake
+from handlers import tips as import_rows
 from triage import contacts, hosts, wallets
 from triage.extract import extract
 
@@ -66,8 +66,8 @@ def clear_caches() -> None:
     wallets.is_btc_bech32.cache_clear()
     wallets._base58check_version.cache_clear()
     contacts._parse_phone.cache_clear()
-    intake._who_triples.cache_clear()
-    intake._description_triples.cache_clear()
+    import_rows._who_triples.cache_clear()
+    import_rows._description_triples.cache_clear()
 
 
 def one_pass(texts: list[str], cold: bool) -> float:
@@ -107,12 +107,12 @@ def per_row(path: str, repeat: int) -> dict[str, float]:
             "extract_description_us": float("inf")}
     for _ in range(repeat):
         start = time.process_time()
-        tips = [intake.read_row(row, n) for n, row in enumerate(rows, 1)]
+        tips = [import_rows.read_row(row, n) for n, row in enumerate(rows, 1)]
         best["read_row_us"] = min(best["read_row_us"], time.process_time() - start)
         clear_caches()
         start = time.process_time()
         for tip in tips:
-            intake.identifiers(tip.who, tip.description, tip.listed)
+            import_rows.identifiers(tip.who, tip.description, tip.listed)
         best["identifiers_us"] = min(best["identifiers_us"], time.process_time() - start)
         clear_caches()
         start = time.process_time()

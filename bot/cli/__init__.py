@@ -6,6 +6,7 @@ errors exit 2, as click does); never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,12 @@ for _command in (*cli_cases.COMMANDS, *cli_admin.COMMANDS, evidence, *users.COMM
     cli.add_command(_command)
 
 
+# Owner-only: the database (report texts, the live WeChat access token), its -wal and
+# -shm, exports, bundles, backups and evidence hold what reporters trusted us with.
+UMASK = 0o077
+
+
 def main() -> None:
-    """Run the `tipline` command."""
+    """Run the `tipline` command (every file and folder it writes is owner-only)."""
+    os.umask(UMASK)
     cli(prog_name="tipline")

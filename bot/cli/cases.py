@@ -32,6 +32,7 @@ from bot.cli.common import (
     statuses_option,
     words,
 )
+from triage.inert import inert_json
 from triage.vocabulary import STATUSES
 
 FORMATS = ("table", "json", "markdown", "html")
@@ -93,8 +94,8 @@ def triage(obj: Obj, since: Bound | None, statuses: tuple[str, ...], kinds: tupl
         summary = summarise(SqlSummary.current(db), filters, now, top, previous,
                             chart=fmt == "html", totals=totals.result)
         if fmt == "json":
-            text = json.dumps(render.summary_json(summary, top), ensure_ascii=False,
-                              indent=2) + "\n"
+            text = inert_json(json.dumps(render.summary_json(summary, top),
+                                         ensure_ascii=False, indent=2)) + "\n"
         elif fmt == "markdown":
             text = render.summary_markdown(summary)
         elif fmt == "html":
@@ -148,7 +149,8 @@ def show(obj: Obj, receipt: str, as_json: bool, fmt: str) -> None:
     if case is None:
         raise click.ClickException(f"no report with receipt {display(wanted)}")
     if as_json or fmt == "json":
-        emit(json.dumps(case_json(case), ensure_ascii=False, indent=2) + "\n", None)
+        emit(inert_json(json.dumps(case_json(case), ensure_ascii=False, indent=2)) + "\n",
+             None)
     else:
         from triage.terminal import case_rich
 

@@ -36,6 +36,7 @@ from typing import IO, Any
 from bot.pseudonym import pseudonymiser
 from db import entities, imports
 from db.connection import Database, connect
+from db.exports import FORMULA_STARTS
 from db.imports import Filing
 from db.pace import Pace
 from db.reports import identifiers_text
@@ -123,7 +124,7 @@ def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
 
 def _unguard(cell: str) -> str:
     """Undo the apostrophe an export puts before a cell a spreadsheet would run as a formula."""
-    if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+    if cell[:1] == "'" and cell[1:2] and cell[1] in FORMULA_STARTS:
         return cell[1:]
     return cell
 

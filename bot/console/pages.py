@@ -25,9 +25,6 @@ from triage.views import MONEY_KINDS
 from triage.vocabulary import KINDS, STATUSES, display_receipt, normalise_receipt
 
 TOP = 30
-# Files served inline, by their first bytes: only raster images a browser cannot run.
-_IMAGES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
-           (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
 THUMB = 480  # pixels: the longer side of a thumbnail
 
 
@@ -170,7 +167,7 @@ async def entity_page(request: web.Request) -> web.StreamResponse:
 
 async def evidence_file(request: web.Request) -> web.StreamResponse:
     """An evidence file by SHA-256: images inline by their sniffed type, the rest as files."""
-    from triage.evidence import evidence_path
+    from triage.evidence import IMAGE_TYPES, evidence_path, sniff
 
     sha256 = request.match_info["sha256"].lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -183,9 +180,9 @@ async def evidence_file(request: web.Request) -> web.StreamResponse:
     data = await _read(path)
     thumb = request.query.get("thumb") == "1"
     await _audit(request, "view evidence thumbnail" if thumb else "view evidence", sha256)
-    sniffed = next((kind for magic, kind in _IMAGES if data.startswith(magic)), None)
-    if sniffed is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        sniffed = "image/webp"
+    # Inline only what its bytes say is a raster image a browser runs nothing in.
+    found = sniff(data[:16])
+    sniffed = found[0] if found is not None and found[0] in IMAGE_TYPES else None
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
                "Content-Security-Policy": "default-src 'none'; sandbox"}
     if thumb and sniffed is not None:

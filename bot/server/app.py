@@ -12,7 +12,15 @@ from bot.config import Settings
 from bot.server.engine import EngineThread
 from bot.server.gate import Intake
 from bot.server.link import EngineLink
-from bot.server.webhook import MAX_BODY, WEBHOOK, Webhook, healthz, receive, verify_url
+from bot.server.webhook import (
+    MAX_BODY,
+    WEBHOOK,
+    Webhook,
+    healthz,
+    receive,
+    unexpected_errors,
+    verify_url,
+)
 from bot.wechat.fetcher import Schedule, fetcher_ctx
 from bot.wechat.notifier import notifier_ctx
 
@@ -23,7 +31,7 @@ def init_app(settings: Settings, engine_socket: Path | None = None,
 
     With API credentials the application also runs a media fetcher (see bot.wechat.fetcher).
     """
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[unexpected_errors])
     app.cleanup_ctx.append(_engine_ctx(settings, engine_socket))
     if settings.api_enabled:
         app.cleanup_ctx.append(fetcher_ctx(settings, fetch or Schedule()))

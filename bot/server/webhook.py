@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from bot.server.gate import Intake
 from bot.server.link import EngineLink, EngineUnavailable
@@ -80,7 +83,31 @@ async def _read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY,
                                             actual_size=request.content_length)
-    return await request.read()  # client_max_size refuses longer chunked bodies with 413
+    try:
+        return await request.read()  # client_max_size refuses longer chunked bodies with 413
+    except (RequestPayloadError, HttpProcessingError) as error:
+        # A body that is not what its Content-Encoding says (gzip that is not gzip): the
+        # sender's fault, before any signature could be checked.
+        log.warning("refused a request (400): its body cannot be read (%s)",
+                    type(error).__name__)
+        raise web.HTTPBadRequest(text="bad request") from None
+
+
+@web.middleware
+async def unexpected_errors(request: web.Request,
+                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                            ) -> web.StreamResponse:
+    """Log any unexpected error with its traceback (the path only: the query has OpenIDs).
+
+    aiohttp's own request log stays silenced, for it logs the query string.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return web.Response(status=500, text="try again")
 
 
 def _response(answer: Answer) -> web.Response:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from bot.config import Settings
 from db import api_tokens
 from db.connection import connect
 from triage.evidence import evidence_path
+from triage.inert import inert
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +37,8 @@ T = TypeVar("T")
 # Answers that mean "the token you sent is no good": refresh once, then try again.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # Answers that will never change for this media id: record them, do not retry.
-MEDIA_GONE = frozenset({40007, 41006, 40004})
+TOO_LARGE = -2  # our own code: the media is over MAX_MEDIA_BYTES (it will not shrink)
+MEDIA_GONE = frozenset({40007, 41006, 40004, TOO_LARGE})
 # Refresh a token this long before WeChat says it expires (clocks, in-flight calls).
 TOKEN_MARGIN = 300
 # A media file larger than this is not evidence WeChat could have sent (video max 10 MB).
@@ -303,7 +306,7 @@ async def _store(response: aiohttp.ClientResponse, mime: str, evidence_dir: Path
             async for chunk in response.content.iter_chunked(CHUNK):
                 size += len(chunk)
                 if size > MAX_MEDIA_BYTES:
-                    raise ApiError(0, f"media larger than {MAX_MEDIA_BYTES} bytes")
+                    raise ApiError(TOO_LARGE, f"media larger than {MAX_MEDIA_BYTES} bytes")
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()
@@ -357,7 +360,19 @@ def _check(answer: dict[str, Any]) -> None:
     if errcode == -1:
         raise ApiUnavailable("WeChat is busy (-1)")
     if errcode:
-        raise ApiError(int(errcode), str(answer.get("errmsg", ""))[:200])
+        if isinstance(errcode, bool) or not isinstance(errcode, int):
+            raise ApiUnavailable("WeChat answered an errcode that is not a number")
+        raise ApiError(errcode, _safe_errmsg(answer.get("errmsg", "")))
+
+
+# An access token looks like this: never let one through into a log line.
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-]{40,}")
+
+
+def _safe_errmsg(errmsg: object) -> str:
+    """WeChat's errmsg as it may be logged: one line, bounded, inert, no token in it."""
+    text = inert(" ".join(str(errmsg).split()))[:200]
+    return _TOKEN_LIKE.sub("[redacted]", text)
 
 
 def _describe(error: BaseException) -> str:

@@ -51,3 +51,37 @@ def phash(image: Image.Image) -> int:
 def distance(a: int, b: int) -> int:
     """How many of the 64 bits differ."""
     return ((a ^ b) & ((1 << 64) - 1)).bit_count()
+
+
+# Two hashes at most NEAR bits apart agree on at least one of NEAR + 1 bands (pigeonhole):
+# comparing only hashes that share a band finds every near pair without all pairs.
+_BANDS = NEAR + 1
+# (shift, width) of each band: 64 bits in NEAR + 1 parts of 7 or 8 bits.
+_BAND_SPANS = tuple((sum(64 // _BANDS + (i < 64 % _BANDS) for i in range(band)),
+                     64 // _BANDS + (band < 64 % _BANDS)) for band in range(_BANDS))
+
+
+def near_groups(hashes: list[int]) -> list[list[int]]:
+    """Indexes of `hashes` grouped by near-identity (≤ NEAR bits, transitively), 2+ each."""
+    parent = list(range(len(hashes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for shift, width in _BAND_SPANS:
+        buckets: dict[int, list[int]] = {}
+        mask = (1 << width) - 1
+        for i, value in enumerate(hashes):
+            buckets.setdefault(((value & ((1 << 64) - 1)) >> shift) & mask, []).append(i)
+        for members in buckets.values():
+            for a_at, a in enumerate(members):
+                for b in members[a_at + 1:]:
+                    if root(a) != root(b) and distance(hashes[a], hashes[b]) <= NEAR:
+                        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(hashes)):
+        groups.setdefault(root(i), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
