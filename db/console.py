@@ -148,18 +148,28 @@ def prune_sessions(db: sqlite_utils.Database, older_than: int) -> int:
     return int(gone)
 
 
-def count_failures(db: sqlite_utils.Database, scopes: list[str], since: int) -> dict[str, int]:
-    """Failed logins per scope ("name:alice", "address:10.0.0.1") since a time."""
-    return {scope: int(db.execute("SELECT count(*) FROM login_failures WHERE scope = ? "
-                                  "AND at >= ?", (scope, since)).fetchone()[0])
-            for scope in scopes}
+def open_attempt(db: sqlite_utils.Database, scopes: list[str], since: int, now: int
+                 ) -> tuple[dict[str, int], list[int]]:
+    """Failed logins per scope since a time, and this attempt counted as one more.
 
-
-def record_failure(db: sqlite_utils.Database, scopes: list[str], now: int) -> None:
-    """Count a failed login against each scope."""
+    One write transaction: parallel attempts are counted one after another, so a burst
+    cannot all pass the count before any is recorded. Returns the rows to clear if the
+    attempt succeeds or is refused unchecked.
+    """
     with write_transaction(db):
-        db.conn.executemany("INSERT INTO login_failures (scope, at) VALUES (?, ?)",
-                            [(scope, now) for scope in scopes])
+        counts = {scope: int(db.execute("SELECT count(*) FROM login_failures WHERE scope = ? "
+                                        "AND at >= ?", (scope, since)).fetchone()[0])
+                  for scope in scopes}
+        ids = [int(db.execute("INSERT INTO login_failures (scope, at) VALUES (?, ?) "
+                              "RETURNING rowid", (scope, now)).fetchone()[0])
+               for scope in scopes]
+    return counts, ids
+
+
+def clear_attempt(db: sqlite_utils.Database, ids: list[int]) -> None:
+    """Take back an attempt's count: it succeeded, or was refused before any check."""
+    with write_transaction(db):
+        db.conn.executemany("DELETE FROM login_failures WHERE rowid = ?", [(i,) for i in ids])
 
 
 def audit(db: sqlite_utils.Database, at: int, actor: str, action: str, target: str = "",

@@ -122,21 +122,22 @@ def window_used(db: sqlite_utils.Database, reporter: str) -> None:
                    (WINDOW_MESSAGES, reporter))
 
 
-def take_for_reply(db: sqlite_utils.Database, reporter: str, now: int) -> list[Notice]:
-    """What waits for the reporter, marked delivered: it rides on the reply being made.
-
-    Runs in the message's own transaction: if the reply is not stored, neither is this.
-    Rows a sender holds right now are left to it.
-    """
-    rows = db.execute(
+def waiting(db: sqlite_utils.Database, reporter: str, now: int) -> list[Notice]:
+    """What waits for the reporter, oldest first; rows a sender holds right now are left to it."""
+    return [Notice(*row) for row in db.execute(
         f"SELECT {_NOTICE} FROM outbox AS o JOIN reports AS r ON r.id = o.report_id "
         "WHERE o.report_id IN (SELECT id FROM reports WHERE reporter = ?) "
         "AND o.state = 'pending' AND o.claimed_until <= ? ORDER BY o.id",
-        (reporter, now)).fetchall()
-    if rows:
-        db.conn.executemany("UPDATE outbox SET state = ?, via = 'reply', settled_at = ? "
-                            "WHERE id = ?", [(IN_REPLY, now, row[0]) for row in rows])
-    return [Notice(*row) for row in rows]
+        (reporter, now)).fetchall()]
+
+
+def mark_in_reply(db: sqlite_utils.Database, notices: list[Notice], now: int) -> None:
+    """These notices ride on the reply being made: delivered with it.
+
+    Runs in the message's own transaction: if the reply is not stored, neither is this.
+    """
+    db.conn.executemany("UPDATE outbox SET state = ?, via = 'reply', settled_at = ? "
+                        "WHERE id = ?", [(IN_REPLY, now, n.id) for n in notices])
 
 
 def claim(db: sqlite_utils.Database, worker: str, now: int, lease: int, limit: int
@@ -208,10 +209,19 @@ def answered(db: sqlite_utils.Database, report_id: int, now: int) -> None:
 
 
 def forget_expired(db: sqlite_utils.Database, now: int) -> int:
-    """Drop sealed OpenIDs kept past their 30 days (the engine's housekeeping batch)."""
-    return int(db.execute("UPDATE contacts SET sealed_openid = NULL "
-                          "WHERE sealed_openid IS NOT NULL AND keep_until < ?",
-                          (now,)).rowcount)
+    """Drop sealed OpenIDs no longer needed (the engine's housekeeping batch, once a minute).
+
+    Past their 30 days; or kept for a report that is gone (a purge deletes an open report
+    without closing it, so no 30 days were ever set) and with nothing else open or asked.
+    """
+    return int(db.execute(
+        "UPDATE contacts SET sealed_openid = NULL WHERE sealed_openid IS NOT NULL "
+        "AND (keep_until < ? OR (keep_until IS NULL AND NOT EXISTS ("
+        "  SELECT 1 FROM reports WHERE reports.reporter = contacts.reporter "
+        "  AND status NOT IN ('dismissed', 'closed')) AND NOT EXISTS ("
+        "  SELECT 1 FROM reports AS r JOIN questions AS q ON q.report_id = r.id "
+        "  WHERE r.reporter = contacts.reporter AND q.answered_at IS NULL)))",
+        (now,)).rowcount)
 
 
 def deliveries(db: sqlite_utils.Database, report_id: int

@@ -13,6 +13,10 @@ MESSAGE_KINDS = frozenset(
 # Events the pipeline accepts (lower-case, as WeChat spells them in any case).
 EVENT_KINDS = frozenset({"subscribe", "unsubscribe", "click", "view", "scan", "location",
                          "subscribe_msg_popup_event"})
+# Events after which WeChat shows the passive reply and opens the 48-hour customer-service
+# window (its "客服消息" rules): the rest (unsubscribe, view, location reports, consent
+# popups) show nothing, so nothing may ride on their reply.
+WINDOW_EVENTS = frozenset({"subscribe", "scan", "click"})
 # A subscribe-message consent event's answers, one "template id=accept|reject" per item,
 # `;`-separated, in its event_key.
 CONSENT_EVENT = "subscribe_msg_popup_event"
@@ -51,6 +55,11 @@ class Inbound:
     def __reduce__(self) -> tuple[type[Inbound], tuple[Any, ...]]:
         """Pickle as the constructor's arguments: a third of the default's cost."""
         return Inbound, _arguments(self)
+
+    @property
+    def opens_window(self) -> bool:
+        """Whether the reporter sees this one's reply and may be written to for 48 hours."""
+        return self.kind != "event" or self.event in WINDOW_EVENTS
 
     @property
     def dedup_key(self) -> str:

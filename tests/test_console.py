@@ -6,7 +6,9 @@ hashes and TOTP codes; the browser-level story is tests/test_console_browser.py.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from tests.conftest import rows
 from tests.console_kit import Account, Browser, console_server, make_account
 from tests.desk import Desk, tipline
 from tests.images import WECHAT_PAY, encoded, qr
@@ -115,6 +118,21 @@ async def test_logins_are_throttled_per_name_known_or_not(
             csrf=False)
         assert status == 429 and "15" in page
     assert ("alice", "login throttled", "") in audit(desk)
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_one_after_another(
+    base: str, alice: Account, desk: Desk
+) -> None:
+    guessers = [Browser(base) for _ in range(4 * MAX_FAILURES_PER_NAME)]
+    try:
+        answers = await asyncio.gather(*(guesser.post("/login", {
+            "name": "alice", "password": f"guess {n}", "code": "123456"}, csrf=False)
+            for n, guesser in enumerate(guessers)))
+    finally:
+        await asyncio.gather(*(guesser.close() for guesser in guessers))
+    statuses = [status for status, _, _ in answers]
+    assert statuses.count(401) == MAX_FAILURES_PER_NAME
+    assert statuses.count(429) == len(guessers) - MAX_FAILURES_PER_NAME
 
 
 async def test_the_session_cookie_is_host_only_secure_httponly_and_strict(
@@ -351,6 +369,52 @@ async def test_new_since_my_last_visit_is_kept_per_user(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_the_language_switch_sends_you_back_only_to_a_page_of_the_console(
+    browser: Browser, alice: Account
+) -> None:
+    await browser.sign_in(alice)
+    for back, landing in (("/assigned", "/assigned"), ("/\\evil.example", "/"),
+                          ("//evil.example", "/"), ("https://evil.example", "/"),
+                          ("/\tevil", "/")):
+        status, _, response = await browser.post("/lang", {"back": back})
+        assert (status, response.headers["Location"]) == (303, landing), back
+
+
+async def test_a_link_with_dot_segments_opens_its_own_entity_page(
+    browser: Browser, alice: Account, desk: Desk
+) -> None:
+    hostile = "https://evil-ex.com/a/../../../audit?x=1#y"
+    receipt = desk.file(f"网址 {hostile} 客服")
+    tipline(desk.path, "triage")
+    await browser.sign_in(alice)
+    _, page, _ = await browser.get(f"/reports/{receipt}")
+    [link] = [href for href in re.findall(r'href="(/entities/url/[^"]+)"', page)]
+    assert "/" not in link.removeprefix("/entities/url/")
+    status, entity, _ = await browser.get(link)
+    assert status == 200 and receipt in entity
+
+
+async def test_expired_sessions_and_old_failed_logins_are_forgotten_while_it_runs(
+    console_settings: Settings, alice: Account, desk: Desk
+) -> None:
+    from tests.console_kit import user_id
+
+    long_ago = int(time.time()) - 2 * 86400
+    db = desk.db
+    db.execute("INSERT INTO sessions (token_hash, user_id, csrf, lang, address, created_at, "
+               "seen_at) VALUES ('old', ?, 'c', 'zh', '', ?, ?)",
+               (user_id(desk.path, "alice"), long_ago, long_ago))
+    db.execute("INSERT INTO login_failures (scope, at) VALUES ('name:alice', ?)", (long_ago,))
+    async with console_server(console_settings):
+        for _ in range(100):
+            if not rows(desk.path, "SELECT 1 FROM sessions UNION ALL "
+                                   "SELECT 1 FROM login_failures"):
+                break
+            await asyncio.sleep(0.05)
+    assert rows(desk.path, "SELECT count(*) FROM sessions") == [(0,)]
+    assert rows(desk.path, "SELECT count(*) FROM login_failures") == [(0,)]
 
 
 def test_every_console_word_exists_in_both_languages() -> None:

@@ -130,6 +130,47 @@ async def test_outside_the_window_a_status_rides_on_the_next_reply(
     assert (await reporter.say("帮助")).startswith("使用说明")  # told once
 
 
+async def test_news_too_long_for_one_reply_waits_for_the_next_and_none_is_lost(
+    weixin: WeChat, feedback_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    from bot.wechat.wire import MAX_REPLY_BYTES
+
+    reporter, receipt = await file_report(weixin)
+    connect(feedback_settings.db_path).execute(
+        "UPDATE contacts SET last_message_at = last_message_at - 49 * 3600")
+    questions = [f"问题{n}：" + "对方是否发给你收款码或者群二维码？" * 10 for n in range(1, 7)]
+    for question in questions:
+        case(feedback_settings, receipt, "--ask", question)
+    await send_due(feedback_settings, fake)
+
+    seen = []
+    for _ in range(4):
+        reply = await reporter.say("帮助")
+        assert len(reply.encode()) <= MAX_REPLY_BYTES and "使用说明" in reply
+        seen += [q for q in questions if q in reply]
+    assert seen == questions  # each once, in the order asked, none cut
+    told = shown(feedback_settings, receipt)["notifications"]
+    assert {t["state"] for t in told} == {"delivered in reply"}
+
+
+async def test_an_unsubscribe_or_a_menu_link_carries_no_news_and_opens_no_window(
+    weixin: WeChat, feedback_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    reporter, receipt = await file_report(weixin)
+    old = int(time.time()) - 49 * 3600
+    connect(feedback_settings.db_path).execute("UPDATE contacts SET last_message_at = ?", (old,))
+    case(feedback_settings, receipt, "--status", "escalated")
+    await send_due(feedback_settings, fake)
+
+    await reporter.send(MsgType="event", Event="VIEW", EventKey="https://example.org/menu")
+    await reporter.send(MsgType="event", Event="unsubscribe")
+    assert rows(feedback_settings.db_path, "SELECT last_message_at FROM contacts") == [(old,)]
+    [told] = shown(feedback_settings, receipt)["notifications"]
+    assert told["state"] == "pending"
+    assert (await reporter.send(MsgType="event", Event="subscribe")).startswith(
+        f"您的举报 {receipt} 已移交处理")
+
+
 async def test_outside_the_window_a_template_message_is_used_when_configured(
     weixin: WeChat, feedback_settings: Settings, fake: FakeWeChatAPI
 ) -> None:
@@ -186,6 +227,29 @@ async def test_a_push_whose_answer_times_out_is_not_sent_again(
     assert told["state"] == UNCONFIRMED
     assert (await reporter.say("帮助")).startswith("使用说明")  # not repeated in the reply
     assert "核查中" in await reporter.say(f"查询 {receipt}")  # 查询 still says it
+
+
+async def test_a_sender_shut_down_mid_send_does_not_let_the_push_go_twice(
+    weixin: WeChat, feedback_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    _, receipt = await file_report(weixin)
+    fake.script_push(OPENID, "hang")
+    case(feedback_settings, receipt, "--status", "reviewing")
+    async with open_api(api_side(feedback_settings, fake), retry=Retry(1, 0.0),
+                        timeout=5.0) as api:
+        notifier = Notifier(api, api_side(feedback_settings, fake), NOW_AT_ONCE)
+        running = asyncio.create_task(notifier.run())
+        while not fake.pushed:
+            await asyncio.sleep(0.02)
+        running.cancel()  # `tipline serve` stopping while WeChat has not answered
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        notifier.close()
+    await send_due(feedback_settings, fake)
+
+    assert len(fake.pushed) == 1
+    [told] = shown(feedback_settings, receipt)["notifications"]
+    assert told["state"] == UNCONFIRMED
 
 
 async def test_only_the_latest_of_several_quick_changes_is_pushed(
@@ -286,6 +350,26 @@ async def test_the_contact_goes_30_days_after_the_last_open_report_closes(
     db = connect(feedback_settings.db_path)
     assert feedback.forget_expired(db, int(time.time()) + 29 * 86400) == 0
     assert feedback.forget_expired(db, int(time.time()) + 31 * 86400) == 1
+    assert rows(feedback_settings.db_path, "SELECT sealed_openid FROM contacts") == [(None,)]
+
+
+async def test_the_contact_goes_when_a_purge_takes_the_open_report_and_older_ones_stay(
+    weixin: WeChat, feedback_settings: Settings
+) -> None:
+    from db import feedback
+
+    _, first = await file_report(weixin)
+    case(feedback_settings, first, "--status", "closed")
+    _, second = await file_report(weixin)
+    db = connect(feedback_settings.db_path)
+    db.execute("UPDATE reports SET received_at = received_at - 400 * 86400 WHERE receipt = ?",
+               (second.replace("-", ""),))
+    assert feedback.forget_expired(db, int(time.time())) == 0  # the open report needs it
+    result = tipline(feedback_settings.db_path, "purge", "--older-than", "365",
+                     "--status", "new", "--yes")
+    assert result.exit_code == 0, result.output
+
+    assert feedback.forget_expired(db, int(time.time())) == 1
     assert rows(feedback_settings.db_path, "SELECT sealed_openid FROM contacts") == [(None,)]
 
 

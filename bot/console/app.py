@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +13,12 @@ from aiohttp import web
 from bot.config import Settings
 from bot.console import auth, pages
 from bot.console.web import CONSOLE, Console, Pool, templates
+from db import console as accounts_db
+from triage import accounts
 
 STATIC = Path(__file__).with_name("static")
+PRUNE_EVERY = 600  # seconds
+log = logging.getLogger(__name__)
 
 async def _style(request: web.Request) -> web.StreamResponse:
     """The style sheet (the only static file)."""
@@ -53,12 +60,26 @@ def _console_ctx(settings: Settings):  # type: ignore[no-untyped-def]
         # __Host-: the browser keeps it only if Secure, for this host, with Path=/.
         cookie = "__Host-tipline" if secure else "tipline"
         app[CONSOLE] = Console(settings, pool, templates(), cookie, secure)
+        pruning = asyncio.create_task(_prune_forever(pool))
         try:
             yield
         finally:
+            pruning.cancel()
+            await asyncio.gather(pruning, return_exceptions=True)
             pool.close()
 
     return console_ctx
+
+
+async def _prune_forever(pool: Pool) -> None:
+    """Forget expired sessions and old login failures: at start, then every few minutes."""
+    while True:
+        try:
+            await pool.run(accounts_db.prune_sessions,
+                           int(time.time()) - accounts.ABSOLUTE_SECONDS)
+        except Exception:  # a busy database: the next round tries again
+            log.exception("console: pruning sessions failed")
+        await asyncio.sleep(PRUNE_EVERY)
 
 
 def run_console(settings: Settings) -> None:

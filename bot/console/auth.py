@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.console.web import CONSOLE, SESSION, address, render
+from bot.console.web import CONSOLE, SESSION, address, local_path, render
 from db import console as accounts_db
 from triage import accounts
 
@@ -116,10 +116,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     where = address(request)
     now = int(time.time())
     scopes = accounts.throttle_scopes(name, where)
-    # Throttled first, before any hashing: a flood costs a count, not an argon2 pass.
-    failures = await console.pool.run(accounts_db.count_failures, scopes,
-                                      now - accounts.THROTTLE_WINDOW)
+    # Throttled first, before any hashing: a flood costs a count, not an argon2 pass. The
+    # attempt counts as a failure from the start, so parallel attempts cannot all pass.
+    failures, attempt = await console.pool.run(accounts_db.open_attempt, scopes,
+                                               now - accounts.THROTTLE_WINDOW, now)
     if accounts.throttled(failures):
+        await console.pool.run(accounts_db.clear_attempt, attempt)
         await console.pool.run(accounts_db.audit, now, name or "?", "login throttled", "",
                                "", where)
         return render(request, "login.html", status=429, error="login_throttled")
@@ -131,12 +133,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     fresh = (user is not None and right and step is not None and user.disabled_at is None
              and await console.pool.run(accounts_db.use_totp_step, user.id, step))
     if not fresh or user is None:
-        await console.pool.run(accounts_db.record_failure, scopes, now)
         reason = ("no such account" if user is None else "disabled" if user.disabled_at
                   else "wrong password" if not right else "code reused or wrong")
         await console.pool.run(accounts_db.audit, now, name or "?", "login failed", "",
                                reason, where)
         return render(request, "login.html", status=401, error="login_failed")
+    await console.pool.run(accounts_db.clear_attempt, attempt)
     token, csrf = accounts.new_token(), accounts.new_token()
     await console.pool.run(accounts_db.open_session, accounts.token_hash(token), user.id, csrf,
                            "zh", where, now)
@@ -169,7 +171,7 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
     lang = "en" if session.lang == "zh" else "zh"
     await console.pool.run(accounts_db.set_session_lang, session.token_hash, lang)
     back = str((await request.post()).get("back", "/"))
-    raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
+    raise web.HTTPSeeOther(local_path(back))
 
 
 def _scheme(request: web.Request) -> str:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -81,8 +82,23 @@ def templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(iso=views.iso, short=views.short, receipt=views.display_receipt,
-                       defang=views.defang, size=views.human_size)
+                       defang=views.defang, size=views.human_size, segment=segment)
     return env
+
+
+def segment(value: object) -> str:
+    """A value as one path segment: its slashes and dots cannot climb out of the path."""
+    return quote(str(value), safe="")
+
+
+def local_path(back: str) -> str:
+    """Where a form may send the user back to: a path on this site, else the start page.
+
+    Browsers read a backslash as a slash, so "/\\evil.example" would leave the site.
+    """
+    ok = back.startswith("/") and not back.startswith("//") and "\\" not in back \
+        and back.isprintable()
+    return back if ok else "/"
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any

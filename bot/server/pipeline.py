@@ -7,6 +7,7 @@ another process: everything here commits together or not at all.
 
 from __future__ import annotations
 
+from bot.wechat.wire import MAX_REPLY_BYTES
 from db import feedback
 from db.connection import Database
 from db.conversations import dump_state, load_state, save_state
@@ -39,14 +40,27 @@ def _with_notices(db: Database, inbound: Inbound, reply: str, now: int) -> str:
     """The reply, with what waits for the reporter on top; their window opens.
 
     In the message's transaction: a notice counts as delivered only with the reply that
-    carries it, which is stored (and sent again to WeChat's retries) like any reply.
+    carries it, which is stored (and sent again to WeChat's retries) like any reply. Only
+    what fits in one reply rides on it; the rest waits for the next one or the sender.
     """
+    if not inbound.opens_window:
+        return reply  # an unsubscribe or a menu link shows no reply: nothing rides on it
     if inbound.contact:
         feedback.note_message(db, inbound.sender, inbound.contact, now)
-    notices = feedback.take_for_reply(db, inbound.sender, now)
-    if not notices:
+    room = MAX_REPLY_BYTES - len(reply.encode())
+    lines: list[str] = []
+    taken = []
+    for notice in feedback.waiting(db, inbound.sender, now):
+        line = notice_text(notice.kind, notice.body, notice.receipt, notice.lang,
+                           notice.created_at)
+        room -= len(line.encode()) + 1  # and the line break
+        if room < 0:
+            break  # oldest first: a later notice never overtakes one left waiting
+        lines.append(line)
+        taken.append(notice)
+    if not taken:
         return reply
-    lines = [notice_text(n.kind, n.body, n.receipt, n.lang, n.created_at) for n in notices]
+    feedback.mark_in_reply(db, taken, now)
     return "\n".join([*lines, reply] if reply else lines)
 
 

@@ -135,6 +135,12 @@ class Notifier:
         now = int(self.clock())
         try:
             await sending
+        except asyncio.CancelledError:
+            # Shut down mid-send: the message may have gone out. Settled as unconfirmed
+            # before the lease is given back, so no later sender sends it again.
+            await asyncio.shield(self._db(feedback.settle, notice, self.worker, UNCONFIRMED,
+                                          via, now, "shut down before WeChat answered"))
+            raise
         except SendUnknown as error:
             log.warning("notice %d: %s; not sent again", notice.id, error)
             await self._db(feedback.settle, notice, self.worker, UNCONFIRMED, via, now,
