@@ -25,6 +25,11 @@ _AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
 _APP_ID = re.compile(r"wx[0-9a-fA-F]{16}")
 
 
+# WeChat serves media from these (the API itself, its image and video CDNs): where a
+# download may go besides WECHAT_API_BASE_URL (TIPLINE_MEDIA_HOSTS replaces the list).
+DEFAULT_MEDIA_HOSTS = ("qq.com", "qpic.cn", "wechat.com")
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -56,6 +61,7 @@ class Settings:
     console_secure_cookie: bool = True
     contact_key: str = ""
     notify_template_id: str = ""
+    media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS
 
     @property
     def safe_mode(self) -> bool:
@@ -175,7 +181,20 @@ def load_settings(
         # and a template for status pushes outside WeChat's 48-hour window.
         contact_key=contact_key,
         notify_template_id=get("TIPLINE_NOTIFY_TEMPLATE_ID"),
+        media_hosts=_hosts(values, "TIPLINE_MEDIA_HOSTS", DEFAULT_MEDIA_HOSTS),
     )
+
+
+def _hosts(values: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of host names (suffixes), or the default when unset."""
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    hosts = tuple(h.strip().lower().strip(".") for h in raw.split(",") if h.strip())
+    bad = [h for h in hosts if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", h)]
+    if bad:
+        raise ConfigError(f"{name}: not a host name: {bad[0]}")
+    return hosts
 
 
 def _integer(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

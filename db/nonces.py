@@ -1,4 +1,5 @@
-"""The nonce cache: a request nonce is good for one body inside the timestamp window."""
+"""The nonce cache: a replay key (the nonce; in safe mode msg_signature) is good for one body
+inside the timestamp window."""
 
 from __future__ import annotations
 

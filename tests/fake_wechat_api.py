@@ -28,6 +28,7 @@ class FakeWeChatAPI:
         self.base = ""
         self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (bytes, content type)
         self.videos: dict[str, bytes] = {}
+        self.video_urls: dict[str, str] = {}  # media id -> the video_url answered (hostile)
         self.scripts: defaultdict[str, deque[str]] = defaultdict(deque)
         self.downloads: Counter[str] = Counter()  # bytes actually served, per media id
         self.requests: list[str] = []  # paths, in order
@@ -96,6 +97,16 @@ class FakeWeChatAPI:
                 "token=ACCESS_TOKEN_0123456789abcdefghijklmnopqrstuvwxyz\x1b[2J")})
         if step == "odd-errcode":
             return _json({"errcode": "forty", "errmsg": "?"})
+        if step.startswith("redirect:"):  # a hostile answer: off to somewhere else
+            raise web.HTTPFound(step.removeprefix("redirect:"))
+        if step == "huge-text":  # a hostile answer: text/plain without end, unannounced size
+            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            await response.prepare(request)
+            for _ in range(256):
+                await response.write(b"x" * 65536)
+            return response
+        if media_id in self.video_urls:
+            return _json({"video_url": self.video_urls[media_id]})
         if media_id in self.videos:
             return _json({"video_url": f"{self.base}/video/{media_id}"})
         if media_id not in self.media:

@@ -464,3 +464,86 @@ async def test_media_over_the_size_cap_fails_once_and_is_not_downloaded_again(
     assert isinstance(status, str) and status.startswith("failed: -2 media larger than 1000")
     assert fake.downloads["m-big"] == 1
     assert rows(api_settings.db_path, "SELECT count(*) FROM fetch_jobs") == [(0,)]
+
+
+# --- where downloads may go (hardening 5, 6) ---------------------------------------------
+
+
+@pytest.fixture
+async def internal() -> AsyncIterator[tuple[str, list[str]]]:
+    """A service on this machine that must never be reached: its URL, and what it was asked."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    asked: list[str] = []
+
+    async def secret(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(body=b"\xff\xd8\xff internal secret", content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", secret)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/secret")), asked
+    finally:
+        await server.close()
+
+
+async def test_a_video_url_pointing_inside_the_network_is_refused_and_never_fetched(
+    api_settings: Settings, fake: FakeWeChatAPI, internal: tuple[str, list[str]]
+) -> None:
+    url, asked = internal
+    fake.video_urls["v-evil"] = url
+    evidence_id = queue_media(api_settings, "v-evil", kind="video")
+    await fetch_all(api_settings)
+
+    status = str(evidence(api_settings, evidence_id)["fetch_status"])
+    assert status.startswith("failed: -3 download refused: an IP address (127.0.0.1)")
+    assert asked == []
+    assert rows(api_settings.db_path, "SELECT count(*) FROM fetch_jobs") == [(0,)]
+
+
+async def test_a_redirect_off_wechats_hosts_is_not_followed(
+    api_settings: Settings, fake: FakeWeChatAPI, internal: tuple[str, list[str]]
+) -> None:
+    url, asked = internal
+    fake.media["m-moved"] = (PHOTO, "image/jpeg")
+    fake.script("m-moved", f"redirect:{url}")
+    evidence_id = queue_media(api_settings, "m-moved")
+    await fetch_all(api_settings)
+
+    assert str(evidence(api_settings, evidence_id)["fetch_status"]).startswith(
+        "failed: -3 download refused")
+    assert asked == []
+
+
+async def test_a_media_host_whose_name_resolves_to_loopback_is_refused(
+    api_settings: Settings, fake: FakeWeChatAPI, internal: tuple[str, list[str]]
+) -> None:
+    url, asked = internal
+    settings = dataclasses.replace(api_settings, media_hosts=("localhost",))
+    fake.video_urls["v-local"] = url.replace("127.0.0.1", "localhost")
+    evidence_id = queue_media(settings, "v-local", kind="video")
+    await fetch_all(settings)
+
+    status = str(evidence(settings, evidence_id)["fetch_status"])
+    assert status == "failed: -3 download refused: localhost resolves only to addresses " \
+        "that are not public"
+    assert asked == []
+
+
+async def test_a_text_answer_without_end_is_cut_off_while_it_is_read(
+    api_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    from bot.wechat.api import MAX_ANSWER_BYTES
+
+    fake.media["m-flood"] = (PHOTO, "image/jpeg")
+    fake.script("m-flood", "huge-text", "huge-text", "huge-text")
+    evidence_id = queue_media(api_settings, "m-flood")
+    async with open_api(api_settings, retry=FAST, timeout=5.0) as api:
+        with pytest.raises(ApiUnavailable, match=f"larger than {MAX_ANSWER_BYTES} bytes"):
+            await api.download_media("m-flood", api_settings.evidence_dir)
+    await fetch_all(api_settings)  # the script is used up: the photo arrives
+    assert evidence(api_settings, evidence_id)["fetch_status"] == "fetched"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from bot.config import Settings
 from bot.wechat import wire
@@ -126,3 +127,32 @@ async def test_a_safe_mode_request_stripped_of_its_encryption_is_refused(
     forged = wire.inbound_xml(safe_weixin.text("a body of the attacker's choosing"))
     assert (await safe_weixin.post(wire.SignedRequest(params, forged.encode())))[0] == 403
     assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(0,)]
+
+
+async def test_two_genuine_safe_mode_messages_sharing_a_second_and_a_nonce_are_both_kept(
+    safe_weixin: WeChat, safe_settings: Settings
+) -> None:
+    """Regression (issue 18, item 16): the replay cache was keyed by (timestamp, nonce), so
+    the second of two genuine messages that happened to share both was refused. In safe
+    mode msg_signature covers the encrypted payload: it is the key."""
+    stamp = {"timestamp": int(time.time()), "nonce": "424242"}
+    alice = safe_weixin.sign(safe_weixin.text("帮助", openid="o_alice"), **stamp)
+    bob = safe_weixin.sign(safe_weixin.text("帮助", openid="o_bob"), **stamp)
+    assert (await safe_weixin.post(alice))[0] == 200
+    assert (await safe_weixin.post(bob))[0] == 200
+    assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(2,)]
+    # WeChat's own retry of the same request is answered again and stored once.
+    assert (await safe_weixin.post(alice))[0] == 200
+    assert rows(safe_settings.db_path, "SELECT count(*) FROM inbound") == [(2,)]
+
+
+async def test_in_plaintext_mode_one_nonce_still_carries_one_body_only(
+    weixin: WeChat, settings: Settings
+) -> None:
+    """The plaintext signature does not cover the body: two bodies on one (timestamp, nonce)
+    must stay refused, whoever they claim to come from."""
+    stamp = {"timestamp": int(time.time()), "nonce": "424242"}
+    assert (await weixin.post(weixin.sign(weixin.text("帮助", openid="o_alice"), **stamp)))[0] \
+        == 200
+    assert (await weixin.post(weixin.sign(weixin.text("帮助", openid="o_bob"), **stamp)))[0] \
+        == 403

@@ -115,11 +115,11 @@ class Engine:
             for guarded in (False, True):
                 begin(self.db)  # the lock first: no upgrade races
                 admitted = admit_nonces(
-                    self.db, [(t.timestamp, t.nonce, t.body_sha256) for t in tickets])
+                    self.db, [(t.timestamp, t.replay_key, t.body_sha256) for t in tickets])
                 verdicts = self._run(tickets, admitted, guarded, between)
                 if verdicts is not None:
                     for _ in range(admitted.count(False)):  # logged once, whatever the passes
-                        log.warning("refused a request (403): nonce reused with a different body")
+                        log.warning("refused a request (403): replay key reused with another body")
                     return verdicts
                 rollback(self.db)  # a message failed with its effects half done
         except Exception:  # the write lock was not to be had, or the disk failed

@@ -44,6 +44,7 @@ class Opened:
 
     ticket: Ticket
     raw_timestamp: str
+    nonce: str  # the reply is sealed with the request's own nonce
     encrypted: bool
     early: Answer | None = None  # known without the engine: echostr, 400, success
     envelope: wire.Envelope | None = None
@@ -82,12 +83,13 @@ class Intake:
         except WebhookError as error:
             return Refusal(refusal(error))
         digest = hashlib.sha256(method.encode() + body).digest()
-        bare = Ticket(timestamp, nonce, digest, now)  # spends the nonce, runs nothing
+        replay_key = "s:" + q.get("msg_signature", "").lower() if encrypted else nonce
+        bare = Ticket(timestamp, replay_key, digest, now)  # spends the key, runs nothing
         if method == "GET":
             echostr = q.get("echostr", "")
             early = (Answer(200, echostr.encode(), PLAIN) if _ECHOSTR.fullmatch(echostr)
                      else refusal(BadRequest("echostr is missing or malformed")))
-            return Opened(bare, raw_ts, False, early)
+            return Opened(bare, raw_ts, nonce, False, early)
         try:
             if encrypted:
                 assert self.crypto is not None
@@ -97,16 +99,16 @@ class Intake:
                 fields = wire.parse_xml(body)
             parsed = wire.to_inbound(fields, self.pseudonymise)
         except WebhookError as error:
-            return Opened(bare, raw_ts, encrypted, refusal(error))
+            return Opened(bare, raw_ts, nonce, encrypted, refusal(error))
         if parsed is None:  # a type we do not handle: no reply, nothing stored
-            return Opened(bare, raw_ts, encrypted, SUCCESS)
+            return Opened(bare, raw_ts, nonce, encrypted, SUCCESS)
         envelope, inbound = parsed
         inbound.contact = self.seal(fields.get("FromUserName", ""))
         text_ = message_text(inbound) if inbound.kind in ("text", "link") else ""
         if len(text_) >= 4:  # shorter ("1", "完成") holds no identifier: skip the scan
             inbound.identifiers = tuple(extract(text_))
-        return Opened(Ticket(timestamp, nonce, digest, now, inbound), raw_ts, encrypted,
-                      envelope=envelope)
+        return Opened(Ticket(timestamp, replay_key, digest, now, inbound), raw_ts, nonce,
+                      encrypted, envelope=envelope)
 
     def render(self, opened: Opened, verdict: Verdict) -> Answer:
         """The HTTP answer to an opened request, given the engine's verdict on it."""
@@ -119,7 +121,7 @@ class Intake:
         assert opened.envelope is not None
         xml = wire.render_text(opened.envelope, verdict.text, opened.ticket.now)
         if opened.encrypted and self.crypto is not None:
-            xml = self.crypto.seal(xml, opened.ticket.nonce, opened.raw_timestamp)
+            xml = self.crypto.seal(xml, opened.nonce, opened.raw_timestamp)
         return Answer(200, xml.encode(), XML)
 
     def _verify(self, q: dict[str, str], method: str, raw_ts: str, nonce: str) -> bool:

@@ -34,12 +34,15 @@ class Ticket(NamedTuple):
     """A verified request as the engine needs it.
 
     Only a request whose signature (or, in safe mode, msg_signature) held becomes one. Its
-    nonce is spent whatever comes of it; `inbound` is the message to run, None when there
-    is none (the URL check, a type we do not handle, a malformed body).
+    replay key is spent whatever comes of it; `inbound` is the message to run, None when
+    there is none (the URL check, a type we do not handle, a malformed body).
     """
 
     timestamp: int
-    nonce: str
+    # The nonce in plaintext mode (its signature does not cover the body, so a nonce may
+    # carry one body only); msg_signature in safe mode, which covers the encrypted payload,
+    # so two genuine messages sharing a second and a nonce never collide.
+    replay_key: str
     body_sha256: bytes  # a nonce is good for one body: WeChat's retries repeat it
     now: int
     inbound: Inbound | None = None

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from yarl import URL
 
 from bot.config import Settings
+from bot.wechat.egress import Egress, NotPublic, OffList
 from db import api_tokens
 from db.connection import connect
 from triage.evidence import evidence_path
@@ -38,11 +40,16 @@ T = TypeVar("T")
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # Answers that will never change for this media id: record them, do not retry.
 TOO_LARGE = -2  # our own code: the media is over MAX_MEDIA_BYTES (it will not shrink)
-MEDIA_GONE = frozenset({40007, 41006, 40004, TOO_LARGE})
+OFF_LIST = -3  # our own code: the media is somewhere a download may not go (bot/wechat/egress)
+MEDIA_GONE = frozenset({40007, 41006, 40004, TOO_LARGE, OFF_LIST})
 # Refresh a token this long before WeChat says it expires (clocks, in-flight calls).
 TOKEN_MARGIN = 300
 # A media file larger than this is not evidence WeChat could have sent (video max 10 MB).
 MAX_MEDIA_BYTES = 64 * 1024 * 1024
+# A JSON answer larger than this is not one WeChat sends (a token, an error, a video URL).
+MAX_ANSWER_BYTES = 1024 * 1024
+PARSE_OFF_LOOP = 64 * 1024  # bytes of JSON worth a thread rather than the event loop
+MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 
 
@@ -116,8 +123,9 @@ class WeChatAPI:
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession, tokens: TokenStore,
                  retry: Retry = Retry(), timeout: float = 10.0,
-                 download_timeout: float = 120.0) -> None:
+                 download_timeout: float = 120.0, egress: Egress | None = None) -> None:
         self.base = settings.wechat_api_base_url
+        self.egress = egress or Egress(self.base, settings.media_hosts)
         self.app_id = settings.wechat_app_id
         self.secret = settings.wechat_app_secret
         self.session = session
@@ -216,7 +224,7 @@ class WeChatAPI:
                         headers={"Content-Type": "application/json; charset=utf-8"},
                         timeout=self.timeout) as response:
                     _raise_for_server(response)
-                    answer = _decode(await response.read())
+                    answer = await _json_answer(response)
             except TimeoutError:
                 raise SendUnknown(f"{path}: timed out") from None
             except aiohttp.ServerDisconnectedError:
@@ -232,13 +240,12 @@ class WeChatAPI:
     async def _download(self, url: str, params: dict[str, str] | None, evidence_dir: Path,
                         follow: bool = True) -> StoredMedia:
         async def attempt() -> StoredMedia:
-            async with self.session.get(url, params=params,
-                                        timeout=self.download_timeout) as response:
+            async with self._get_checked(URL(url), params) as response:
                 _raise_for_server(response)
                 mime = response.content_type or "application/octet-stream"
                 if not _is_json(mime):
                     return await _store(response, mime, evidence_dir)
-                answer = _decode(await response.read())
+                answer = await _json_answer(response)
             video_url = answer.get("video_url")
             if follow and isinstance(video_url, str) and video_url:
                 # A video: WeChat answers with a URL to the file itself.
@@ -247,6 +254,33 @@ class WeChatAPI:
             raise ApiUnavailable("WeChat answered JSON without the media")
 
         return await self._retrying("download", "", attempt)
+
+    @contextlib.asynccontextmanager
+    async def _get_checked(self, url: URL, params: dict[str, str] | None
+                           ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """GET `url`, following redirects only to where a download may go (egress)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                self.egress.check(url)
+            except OffList as error:
+                raise ApiError(OFF_LIST, f"download refused: {error}") from None
+            try:
+                response = await self.session.get(url, params=params, allow_redirects=False,
+                                                  timeout=self.download_timeout)
+            except aiohttp.ClientConnectorError as error:
+                if isinstance(error.os_error, NotPublic):
+                    raise ApiError(OFF_LIST, f"download refused: {error.os_error}") from None
+                raise
+            if response.status not in (301, 302, 303, 307, 308):
+                try:
+                    yield response
+                finally:
+                    response.release()
+                return
+            location = response.headers.get("Location", "")
+            response.release()
+            url, params = url.join(URL(location)), None
+        raise ApiError(OFF_LIST, f"download refused: more than {MAX_REDIRECTS} redirects")
 
     async def _request_json(self, method: str, path: str, *,
                             params: dict[str, str] | None = None,
@@ -258,10 +292,10 @@ class WeChatAPI:
 
         async def attempt() -> dict[str, Any]:
             async with self.session.request(method, self.base + path, params=params,
-                                            data=data, headers=headers,
+                                            data=data, headers=headers, allow_redirects=False,
                                             timeout=self.timeout) as response:
                 _raise_for_server(response)
-                answer = _decode(await response.read())
+                answer = await _json_answer(response)
             _check(answer)
             return answer
 
@@ -286,9 +320,11 @@ class WeChatAPI:
 async def open_api(settings: Settings, **options: Any) -> AsyncIterator[WeChatAPI]:
     """A client with its own HTTP session and token store, closed on exit."""
     tokens = TokenStore(settings.db_path, settings.wechat_app_id)
+    egress = Egress(settings.wechat_api_base_url, settings.media_hosts)
     try:
-        async with aiohttp.ClientSession() as session:
-            yield WeChatAPI(settings, session, tokens, **options)
+        connector = aiohttp.TCPConnector(resolver=egress.resolver())
+        async with aiohttp.ClientSession(connector=connector) as session:
+            yield WeChatAPI(settings, session, tokens, egress=egress, **options)
     finally:
         tokens.close()
 
@@ -335,8 +371,23 @@ def _fsync_dir(folder: Path) -> None:
 def _raise_for_server(response: aiohttp.ClientResponse) -> None:
     if response.status >= 500 or response.status == 429:
         raise ApiUnavailable(f"HTTP {response.status}")
-    if response.status >= 400:
+    if response.status >= 300:  # 3xx too: the API never redirects its JSON calls
         raise ApiError(0, f"HTTP {response.status}")
+
+
+async def _json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    """Read a JSON answer, at most MAX_ANSWER_BYTES of it; a large one is parsed on a thread."""
+    declared = response.content_length
+    if declared is not None and declared > MAX_ANSWER_BYTES:
+        raise ApiUnavailable(f"WeChat's answer is larger than {MAX_ANSWER_BYTES} bytes")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ApiUnavailable(f"WeChat's answer is larger than {MAX_ANSWER_BYTES} bytes")
+    if len(body) > PARSE_OFF_LOOP:
+        return await asyncio.to_thread(_decode, bytes(body))
+    return _decode(bytes(body))
 
 
 def _is_json(mime: str) -> bool:
