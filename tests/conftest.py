@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -176,9 +177,11 @@ def free_port() -> int:
 class ServerProcess:
     """`tipline serve` as a real process, the way an operator starts it."""
 
-    def __init__(self, settings: Settings, workers: int = 1) -> None:
+    def __init__(self, settings: Settings, workers: int = 1, file_limit: int | None = None
+                 ) -> None:
         self.settings = settings
         self.workers = workers
+        self.file_limit = file_limit  # soft and hard RLIMIT_NOFILE, as a tight unit sets
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -202,6 +205,7 @@ class ServerProcess:
                 env=self.env(), cwd=self.settings.db_path.parent,
                 stdout=subprocess.DEVNULL, stderr=log,
                 start_new_session=True,  # its own process group: kill_all reaches workers
+                preexec_fn=self._limit_files if self.file_limit else None,
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -213,6 +217,10 @@ class ServerProcess:
                     raise RuntimeError(self.log.read_text()) from None
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
+
+    def _limit_files(self) -> None:
+        assert self.file_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))
 
     def kill_all(self) -> None:
         """SIGKILL the supervisor and every worker at once, like a power cut."""
@@ -232,8 +240,9 @@ def server_process(settings: Settings) -> Iterator[Callable[..., ServerProcess]]
     """Start `tipline serve` processes on the test's database; all are stopped at the end."""
     started: list[ServerProcess] = []
 
-    def start(workers: int = 1, settings_: Settings | None = None) -> ServerProcess:
-        server = ServerProcess(settings_ or settings, workers).start()
+    def start(workers: int = 1, settings_: Settings | None = None,
+              file_limit: int | None = None) -> ServerProcess:
+        server = ServerProcess(settings_ or settings, workers, file_limit).start()
         started.append(server)
         return server
 

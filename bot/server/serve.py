@@ -13,6 +13,7 @@ sends its children SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -31,9 +32,11 @@ from bot.server.access_log import SafeAccessLogger
 from bot.server.app import init_app
 from bot.server.process import (
     ENGINE_STOP,
+    AcceptErrorLog,
     configure_logging,
     die_with_parent,
     freeze_startup_objects,
+    raise_file_limit,
 )
 from db import fetch_jobs, reads
 from db.connection import connect
@@ -43,10 +46,18 @@ log = logging.getLogger(__name__)
 
 # Seconds SIGTERM gives in-flight requests to finish: WeChat's own patience.
 DRAIN_SECONDS = 5.0
+# Seconds an idle connection stays open.
+KEEPALIVE_SECONDS = 75.0
+# Fewer open files than this and a burst of slow connections starves real requests.
+MIN_FILES = 4096
 # A child that keeps dying is restarted no faster than this.
 RESTART_PAUSE = 1.0
 async def _freeze_startup_objects(_: web.Application) -> None:
     freeze_startup_objects()
+
+
+async def _quiet_accept_errors(_: web.Application) -> None:
+    asyncio.get_running_loop().set_exception_handler(AcceptErrorLog())
 
 
 def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
@@ -56,6 +67,7 @@ def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
     die_with_parent()
     app = init_app(settings, engine_socket)
     app.on_startup.append(_freeze_startup_objects)  # after the engine link and intake
+    app.on_startup.append(_quiet_accept_errors)
     web.run_app(
         app,
         host=settings.host,
@@ -65,12 +77,18 @@ def run_worker(settings: Settings, engine_socket: Path, reuse_port: bool,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,
         access_log_class=SafeAccessLogger,
         shutdown_timeout=DRAIN_SECONDS,
+        # An idle connection, or one whose headers never finish, is closed after this
+        # (aiohttp's default is an hour); longer than nginx's upstream keep-alive (60 s).
+        keepalive_timeout=KEEPALIVE_SECONDS,
         print=None,
     )
 
 
 def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
     """Run the engine and `workers` HTTP workers until SIGTERM or SIGINT."""
+    limit = raise_file_limit()  # children inherit it
+    if limit < MIN_FILES:
+        log.warning("only %d open files allowed: raise LimitNOFILE (see README)", limit)
     db = connect(settings.db_path)
     migrate(db)  # here, so a bad database fails before any child
     # No fetcher or reader runs yet: jobs a killed one held are free to take again at once.

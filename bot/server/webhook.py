@@ -7,6 +7,7 @@ and renders (and encrypts) the reply: only the middle step is serial across work
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -24,6 +25,9 @@ from bot.server.protocol import Answer, Refusal
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+# A body not complete this long after its headers is refused: WeChat gives up at 5 s,
+# and a slow sender must not hold a connection (and a file descriptor) for minutes.
+BODY_SECONDS = 3.0
 HEALTH_SECONDS = 2.0
 
 
@@ -45,7 +49,15 @@ async def verify_url(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.Response:
     """Forward one message to the engine and return its answer."""
-    return await _forward(request, await _read_body(request), "POST")
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            body = await _read_body(request)
+    except TimeoutError:
+        log.warning("refused a request (408): its body took over %.0f s", BODY_SECONDS)
+        slow = web.Response(status=408, text="request timeout")
+        slow.force_close()  # the rest of that body is not waited for
+        return slow
+    return await _forward(request, body, "POST")
 
 
 async def _forward(request: web.Request, body: bytes, method: str) -> web.Response:
