@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,26 +21,69 @@ CLI_BUSY_TIMEOUT_MS = 10_000
 Database = sqlite_utils.Database
 
 
+class Unopenable(Exception):
+    """The database cannot be opened as asked; the message says why, in one line."""
+
+
+def writable(path: Path) -> bool:
+    """Whether the database file and its folder (where -wal and -shm live) can be written."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
 def connect(path: str | Path, *, readonly: bool = False,
             busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.Database:
     """Open (creating its folder) the database at `path` with Tipline's pragmas."""
     path = Path(path)
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the first statement
-        # of every transaction takes the write lock (no read-then-upgrade deadlocks).
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a commit is on disk (WAL fsynced) before a reply says "filed".
-        conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
+    if path.is_dir():
+        raise Unopenable(f"{path} is a folder, not a database file (point TIPLINE_DB at a "
+                         f"file, e.g. {path / 'tipline.db'})")
+    if not readonly and path.exists() and not writable(path):
+        raise Unopenable(f"{path} is read-only (the file or its folder cannot be written), "
+                         "and this command writes to it")
+    try:
+        if readonly:
+            conn = sqlite3.connect(_read_only_uri(path), uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the first
+            # statement of every transaction takes the write lock (no read-then-upgrade
+            # deadlocks).
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit is on disk (WAL fsynced) before a reply says "filed".
+            conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # not a database?
+    except sqlite3.Error as error:
+        hint = ""
+        if readonly and _wal(path).exists() and not Path(f"{path}-shm").exists():
+            hint = (f"; the copy has {_wal(path).name} but no {path.name}-shm: copy that "
+                    "too, or make a one-file copy with `tipline backup`")
+        raise Unopenable(f"cannot open the database {path}: {error}{hint}") from None
+    except OSError as error:
+        raise Unopenable(f"cannot create {path.parent}: {error.strerror or error}") from None
     return sqlite_utils.Database(conn)
+
+
+def _wal(path: Path) -> Path:
+    return Path(f"{path}-wal")
+
+
+def _read_only_uri(path: Path) -> str:
+    """A read-only URI: immutable on media nobody can write unless a WAL holds commits.
+
+    A WAL-mode database opened `mode=ro` needs its -shm; on read-only media with no -wal
+    there is nothing outside the main file, so `immutable=1` reads it exactly. A live
+    database (writable by someone) is never opened immutable: it may change underneath.
+    """
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    wal = _wal(path)
+    if not writable(path) and not (wal.exists() and wal.stat().st_size > 0):
+        uri += "&immutable=1"
+    return uri
 
 
 @contextmanager

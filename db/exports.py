@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from db.connection import CLI_BUSY_TIMEOUT_MS, connect, writable
 from triage.times import UTC_OFFSET, ZONE
 
 COLUMNS = ("receipt", "received_at", "status", "target_type", "identifiers", "description",
@@ -159,11 +160,11 @@ class Snapshot:
     """
 
     def __init__(self, path: Path) -> None:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("BEGIN")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read begins here
-        self.db = sqlite_utils.Database(conn)
+        # A copy on read-only media is read as it is (see db.connection._read_only_uri).
+        self.db = connect(path, readonly=not writable(path),
+                          busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
+        self.db.conn.execute("BEGIN")
+        self.db.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # read begins
 
     def close(self) -> None:
         """End the read transaction and close the connection."""

@@ -53,11 +53,14 @@ def serve(obj: Obj, workers: int, access_log: bool) -> None:
     """
     from bot.server.process import configure_logging
     from bot.server.serve import serve as run
+    from db.connection import Unopenable
 
     settings = obj.settings(WEBHOOK)
     configure_logging()
     try:
         run(settings, workers, access_log)
+    except Unopenable as error:
+        raise click.ClickException(str(error)) from None
     except OSError as error:
         raise click.ClickException(
             f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"

@@ -87,6 +87,7 @@ def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound 
 
     from db import exports
     from db.admin import log_action
+    from db.connection import Unopenable
     from triage import exports as writers
 
     settings = obj.settings()
@@ -94,7 +95,7 @@ def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound 
     rows_wanted = output is not None or bundle is None
     try:
         snapshot = exports.Snapshot(settings.db_path)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, Unopenable) as error:
         raise click.ClickException(f"cannot read the database {settings.db_path}: {error}"
                                    ) from None
     try:
@@ -207,6 +208,7 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
       tipline export --format jsonl | tipline --db other.db import -
     """
     from bot.cli.importer import ImportFailed, detect_format, import_tips
+    from db.connection import Unopenable
     from handlers.tips import RowError, read_row
 
     try:
@@ -251,6 +253,8 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
             click.echo(f"{name}: … and {more:,} more bad rows", err=True)
         raise click.ClickException(
             f"{failed.bad_rows:,} bad row(s) in {name}; {outcome}") from None
+    except Unopenable as error:
+        raise click.ClickException(str(error)) from None
     except OSError as error:
         raise click.ClickException(f"cannot read {name}: {error.strerror}") from None
     finally:

@@ -182,23 +182,34 @@ def actor(by: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def database(obj: Obj, *, create: bool = False) -> Iterator[Database]:
-    """The database, migrated; missing (unless `create`) or failing, it is one line."""
-    from db.connection import CLI_BUSY_TIMEOUT_MS, connect
-    from db.migrations import migrate
+def database(obj: Obj, *, create: bool = False, writes: bool = False) -> Iterator[Database]:
+    """The database, migrated; missing (unless `create`) or failing, it is one line.
+
+    A copy nobody may write is opened read-only, unless the command `writes` all along.
+    """
+    from db.connection import CLI_BUSY_TIMEOUT_MS, Unopenable, connect, writable
+    from db.migrations import MIGRATIONS, migrate, schema_version
 
     path = obj.settings().db_path
-    if not create and not path.is_file():
+    if not create and not path.exists():
         raise click.ClickException(f"no database at {path} (set TIPLINE_DB or pass --db)")
+    # A copy on read-only media (a case file, a write-protected disk) is read as it is.
+    readonly = not writes and path.is_file() and not writable(path)
     try:
-        db = connect(path, busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
-    except (sqlite3.Error, OSError) as error:
-        raise click.ClickException(f"cannot open the database {path}: {error}") from None
+        db = connect(path, readonly=readonly, busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
+    except Unopenable as error:
+        raise click.ClickException(str(error)) from None
     try:
-        migrate(db)
+        if not readonly:
+            migrate(db)
+        elif schema_version(db) < len(MIGRATIONS):
+            raise click.ClickException(
+                f"{path} is read-only and older than this Tipline (schema "
+                f"{schema_version(db)} of {len(MIGRATIONS)}): copy it somewhere writable")
         yield db
     except sqlite3.Error as error:
-        raise click.ClickException(f"database {path}: {error}") from None
+        hint = " (a read-only copy: only commands that read work)" if readonly else ""
+        raise click.ClickException(f"database {path}: {error}{hint}") from None
     finally:
         db.close()
 

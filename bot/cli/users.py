@@ -199,8 +199,8 @@ def console(obj: Obj) -> None:
     from bot.server.process import configure_logging
 
     settings = obj.settings()
-    with database(obj, create=True):
-        pass  # migrated before the first request
+    with database(obj, create=True, writes=True):
+        pass  # migrated before the first request (sessions are written)
     configure_logging()
     click.echo(f"console: http{'s' if settings.console_secure_cookie else ''}://"
                f"{settings.console_host}:{settings.console_port}/ (database "
