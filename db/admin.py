@@ -12,6 +12,10 @@ from typing import Any
 
 import sqlite_utils
 
+from db import evidence_trash
+from db.connection import write_transaction
+from db.conversations import count_drafts, sweep_drafts, sweep_stray_evidence
+
 PURGE_BATCH = 5_000  # reports per transaction: the server's writes get the lock in between
 
 
@@ -100,6 +104,7 @@ class PurgeCounts:
     evidence: int = 0  # evidence rows of those reports
     by_status: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # SHA-256s no remaining report uses
+    drafts: int = 0  # abandoned drafts (with their evidence), when no status is chosen
 
 
 def _where(cutoff: int, statuses: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
@@ -130,6 +135,8 @@ def purge_plan(db: sqlite_utils.Database, cutoff: int, statuses: Sequence[str] =
             f"(SELECT id FROM reports WHERE {where})", params)]
         kept = _still_used(db, shas, exclude=(where, params))
         counts.files = sorted(set(shas) - kept)
+        if not statuses:
+            counts.drafts = count_drafts(db, cutoff)
     finally:
         db.execute("COMMIT")
     return counts
@@ -179,7 +186,15 @@ def purge(db: sqlite_utils.Database, cutoff: int, statuses: Sequence[str] = ()) 
                 conn.execute("ROLLBACK")
             raise
         counts.reports += len(ids)
-    counts.files = sorted(shas - _still_used(db, sorted(shas)))
+    unused = shas - _still_used(db, sorted(shas))
+    if not statuses:
+        # Drafts untouched as long, with their evidence: a draft is no report, but its
+        # photos and exact location are as much the reporter's.
+        with write_transaction(db):
+            counts.drafts = sweep_drafts(db, cutoff)
+            sweep_stray_evidence(db, cutoff)
+            unused.update(sha for sha, _ in evidence_trash.take(db))
+    counts.files = sorted(unused)
     return counts
 
 

@@ -616,6 +616,27 @@ MIGRATIONS: tuple[Migration, ...] = (
                 AND status NOT IN ('dismissed', 'closed'));
         END""",
     )),
+    Migration("0014_draft_sweep", (
+        # Abandoned drafts are swept by age (housekeeping, purge) without a scan of every
+        # conversation: the age of the draft a state holds, indexed where there is one.
+        """CREATE INDEX conversations_by_draft_age ON conversations (
+            coalesce(json_extract(state, '$.draft.updated_at'),
+                     json_extract(state, '$.draft.started_at')))
+            WHERE json_extract(state, '$.draft') IS NOT NULL""",
+        "CREATE INDEX evidence_by_sha256 ON evidence (sha256) WHERE sha256 IS NOT NULL",
+        # Evidence files no row uses any more, to be removed once the deletion committed
+        # (a row deleted by a swept draft, a cancel, a purge, a cascade, whoever deletes it).
+        """CREATE TABLE evidence_trash (
+            sha256 TEXT PRIMARY KEY,
+            queued_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER evidence_file_unused AFTER DELETE ON evidence
+        WHEN OLD.sha256 IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM evidence WHERE sha256 = OLD.sha256) BEGIN
+            INSERT OR IGNORE INTO evidence_trash (sha256, queued_at)
+            VALUES (OLD.sha256, CAST(strftime('%s', 'now') AS INTEGER));
+        END""",
+    )),
 )
 
 

@@ -16,7 +16,7 @@ from handlers.context import Context, Policy
 from handlers.draft import Draft
 from handlers.messages import NO_REPLY, Inbound, Reply
 from handlers.router import Router
-from handlers.store import Store
+from handlers.store import DRAFT_KEY, DRAFT_SWEPT_KEY, Store
 from triage.vocabulary import new_receipt
 
 root = Router("root")
@@ -39,7 +39,7 @@ def dispatch(
 ) -> Reply:
     """Answer one inbound message, updating the reporter's `state` in place."""
     ctx = Context(inbound, state, now, store, policy or Policy(), default_lang, receipts,
-                  draft=Draft.from_state(state["draft"]) if "draft" in state else None)
+                  draft=Draft.from_state(state[DRAFT_KEY]) if DRAFT_KEY in state else None)
     if inbound.kind != "event" and _flooding(ctx):
         return ctx.say("flood")
     notice = _expire_draft(ctx)
@@ -53,10 +53,10 @@ def dispatch(
             state["lang"] = lang
         reply = handle(ctx)
     if ctx.draft is None:
-        state.pop("draft", None)
+        state.pop(DRAFT_KEY, None)
     else:
         ctx.draft.updated_at = now
-        state["draft"] = ctx.draft.to_state()
+        state[DRAFT_KEY] = ctx.draft.to_state()
     if notice:
         return Reply(f"{notice}\n{reply.text}" if reply.text else notice)
     return reply
@@ -72,10 +72,15 @@ def _flooding(ctx: Context) -> bool:
 
 
 def _expire_draft(ctx: Context) -> str:
-    """Drop a draft left longer than the TTL; return the notice to prepend, if any."""
+    """Drop a draft left longer than the TTL; return the notice to prepend, if any.
+
+    Housekeeping may have swept it already while the reporter was away: its mark says so.
+    """
     draft = ctx.draft
-    if draft is None or ctx.now - draft.updated_at <= ctx.policy.draft_ttl:
+    swept = ctx.state.pop(DRAFT_SWEPT_KEY, False)
+    if draft is not None and ctx.now - draft.updated_at > ctx.policy.draft_ttl:
+        ctx.store.discard_draft(draft.id)
+        ctx.draft = None
+    elif not swept or draft is not None:  # a draft begun since the sweep is news enough
         return ""
-    ctx.store.discard_draft(draft.id)
-    ctx.draft = None
     return ctx.t("draft_expired", hours=max(1, ctx.policy.draft_ttl // 3600))

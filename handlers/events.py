@@ -23,7 +23,13 @@ def help_click(ctx: Context) -> Reply:
 
 @router.event("unsubscribe")
 def goodbye(ctx: Context) -> Reply:
-    """Says nothing (WeChat shows an unfollower nothing); an open draft waits out its TTL."""
+    """Says nothing (WeChat shows an unfollower nothing); an open draft goes, with its evidence.
+
+    Someone who unfollows will not finish it, and its photos and exact location are theirs.
+    """
+    if ctx.draft is not None:
+        ctx.store.discard_draft(ctx.draft.id)
+        ctx.draft = None
     return NO_REPLY
 
 

@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# Where a reporter's state keeps the open draft, and the mark a draft swept while its
+# reporter was away leaves (so they hear of it when they come back). The store reads
+# both: housekeeping and purge sweep abandoned drafts (db/conversations.py).
+DRAFT_KEY = "draft"
+DRAFT_SWEPT_KEY = "draft_swept"
+
 
 @dataclass(frozen=True, slots=True)
 class EvidenceItem:

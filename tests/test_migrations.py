@@ -42,6 +42,8 @@ SHIPPED = {
         "658d42aa48aa80a1f20960ae9085ac10bfd599e31f8e1e7e5c25d5f47779642b",
     "0013_feedback":
         "0c9246f3381e77718a014349ac9ba26c1b8c8fdd080160d74e969848080c659a",
+    "0014_draft_sweep":
+        "691ac83235d8753576ef30bc25dc7bfffa06d1e4e20d25bc1ae1fb5969728bef",
 }
 
 

@@ -6,12 +6,32 @@ fetcher writes files by the same rule).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
 def evidence_path(evidence_dir: Path, sha256: str) -> Path:
     """The file holding the evidence with this SHA-256: <dir>/<first two hex digits>/<sha256>."""
     return evidence_dir / sha256[:2] / sha256
+
+
+def remove_unused(evidence_dir: Path, files: Iterable[tuple[str, int]]) -> int:
+    """Remove evidence files no row uses, given (sha256, when the last row went); count them.
+
+    A file written again since (the same bytes fetched anew) is left: its new row is on
+    the way.
+    """
+    removed = 0
+    for sha256, unused_since in files:
+        path = evidence_path(evidence_dir, sha256)
+        try:
+            if path.stat().st_mtime >= unused_since + 1:  # written again since (whole seconds)
+                continue
+            path.unlink()
+            removed += 1
+        except OSError:  # gone already, or not ours to remove: nothing else depends on it
+            continue
+    return removed
 
 
 # What a file is, by its first bytes (never by what its sender declared): the raster

@@ -361,8 +361,8 @@ def _purge(db: Database, evidence_dir: Path, days: int, wanted: tuple[str, ...],
     by_status = ", ".join(f"{s} {n:,}" for s, n in plan.by_status.items())
     click.echo(f"purge: {plan.reports:,} reports received before {iso(cutoff)}"
                f"{f' ({by_status})' if by_status else ''}, {plan.evidence:,} evidence items, "
-               f"{len(plan.files):,} evidence files", err=True)
-    if dry_run or plan.reports == 0:
+               f"{len(plan.files):,} evidence files{_drafts(plan.drafts, '; ')}", err=True)
+    if dry_run or plan.reports == plan.drafts == 0:
         return
     if not yes:
         if not sys.stdin.isatty():
@@ -382,15 +382,21 @@ def _purge(db: Database, evidence_dir: Path, days: int, wanted: tuple[str, ...],
     log_action(db, now, actor(), "purge", {
         "older_than_days": days, "cutoff": iso(cutoff), "statuses": list(wanted),
         "reports": counts.reports, "by_status": counts.by_status,
-        "evidence_items": counts.evidence, "files_removed": removed,
+        "evidence_items": counts.evidence, "drafts": counts.drafts, "files_removed": removed,
         "files_missing": missing, "files_failed": len(failed),
     })
     click.echo(f"purge: {counts.reports:,} reports and {counts.evidence:,} evidence items "
-               f"deleted, {removed:,} evidence files removed", err=True)
+               f"deleted{_drafts(counts.drafts, ', ')}, {removed:,} evidence files removed",
+               err=True)
     if failed:
         for line in failed[:10]:
             click.echo(f"purge: could not remove {line}", err=True)
         raise click.ClickException(f"{len(failed)} evidence file(s) could not be removed")
+
+
+def _drafts(count: int, lead: str) -> str:
+    """The abandoned drafts a purge takes, said only when there are some."""
+    return f"{lead}{count:,} abandoned draft{'s' if count != 1 else ''}" if count else ""
 
 
 COMMANDS: list[click.Command] = [export, import_, backup, purge]

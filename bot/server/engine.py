@@ -53,6 +53,7 @@ from db.nonces import admit_nonces
 from db.wal import ENGINE_SYNCHRONOUS, WalFile
 from handlers.context import Policy
 from handlers.texts import text
+from triage.evidence import remove_unused
 from triage.extract import extract
 
 log = logging.getLogger(__name__)
@@ -148,12 +149,16 @@ class Engine:
         return Answer(200 if ok else 503, str(os.getpid()).encode(), PLAIN)
 
     def housekeep(self, now: float) -> None:
-        """Forget old nonces and claims, at most once a minute."""
+        """Forget old nonces, claims, contacts and abandoned drafts, at most once a minute."""
         if now - self._housekept < HOUSEKEEPING_EVERY:
             return
         self._housekept = now
         window = self.settings.wechat_timestamp_tolerance or DEFAULT_NONCE_WINDOW
-        run_batch(self.db, [functools.partial(housekeeping, now=int(now), nonce_window=window)])
+        (committed, unused), = run_batch(self.db, [functools.partial(
+            housekeeping, now=int(now), nonce_window=window,
+            draft_ttl=self.settings.draft_ttl)])
+        if committed:  # only now may the files go: their rows are gone for good
+            remove_unused(self.settings.evidence_dir, unused)
 
     def close(self) -> None:
         """Stop checkpointing and close the database."""

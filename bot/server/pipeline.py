@@ -8,9 +8,15 @@ another process: everything here commits together or not at all.
 from __future__ import annotations
 
 from bot.wechat.wire import MAX_REPLY_BYTES
-from db import feedback
+from db import evidence_trash, feedback
 from db.connection import Database
-from db.conversations import dump_state, load_state, save_state
+from db.conversations import (
+    dump_state,
+    load_state,
+    save_state,
+    sweep_drafts,
+    sweep_stray_evidence,
+)
 from db.inbound import prune_claims, record, stored_reply
 from db.nonces import prune_nonces
 from db.reports import SqlStore
@@ -18,6 +24,10 @@ from handlers.context import Policy
 from handlers.dispatcher import dispatch
 from handlers.messages import Inbound
 from handlers.notices import notice_text
+
+# Drafts, stray evidence rows and unused files dealt with per housekeeping pass (a
+# minute): enough for any real backlog, small enough not to hold up the messages.
+SWEEP_PER_PASS = 200
 
 
 def process(
@@ -64,8 +74,16 @@ def _with_notices(db: Database, inbound: Inbound, reply: str, now: int) -> str:
     return "\n".join([*lines, reply] if reply else lines)
 
 
-def housekeeping(db: Database, now: int, nonce_window: int) -> None:
-    """Forget nonces outside the timestamp window and claims past their retention."""
+def housekeeping(db: Database, now: int, nonce_window: int, draft_ttl: int
+                 ) -> list[tuple[str, int]]:
+    """Forget what is past its time: nonces, claims, contacts, abandoned drafts.
+
+    Returns the evidence files no row uses any more, to remove once this commits.
+    """
     prune_nonces(db, now - nonce_window)
     prune_claims(db, now)
     feedback.forget_expired(db, now)
+    # A bounded share per pass: housekeeping runs between the messages' batches.
+    sweep_drafts(db, now - draft_ttl, limit=SWEEP_PER_PASS)
+    sweep_stray_evidence(db, now - draft_ttl, limit=SWEEP_PER_PASS)
+    return evidence_trash.take(db, now - evidence_trash.GRACE_SECONDS, SWEEP_PER_PASS)
