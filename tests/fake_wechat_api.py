@@ -7,6 +7,7 @@ download answer 500, the second never answer, the third serve the bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections import Counter, defaultdict, deque
@@ -104,6 +105,16 @@ class FakeWeChatAPI:
             await response.prepare(request)
             for _ in range(256):
                 await response.write(b"x" * 65536)
+            return response
+        if step == "trickle":  # a byte every half second: never a stall, never an end
+            data, content_type = self.media[media_id]
+            response = web.StreamResponse(headers={"Content-Type": content_type,
+                                                   "Content-Length": str(len(data))})
+            await response.prepare(request)
+            with contextlib.suppress(ConnectionError):
+                for byte in data:
+                    await response.write(bytes([byte]))
+                    await asyncio.sleep(0.5)
             return response
         if media_id in self.video_urls:
             return _json({"video_url": self.video_urls[media_id]})

@@ -7,6 +7,7 @@ that serves real bytes, answers 5xx, hangs, expires tokens and rejects media ids
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -286,6 +287,49 @@ async def test_a_draft_cancelled_while_its_photo_downloads_leaves_no_file(
 
     assert not evidence_path(api_settings.evidence_dir,
                              hashlib.sha256(PHOTO).hexdigest()).exists()
+
+
+async def test_one_slow_download_does_not_hold_up_the_others(
+    api_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    """Regression (issue 18, item 11): a batch waited for its slowest download."""
+    fake.media["slow"] = (PHOTO, "image/jpeg")
+    fake.script("slow", "trickle")
+    slow = queue_media(api_settings, "slow")
+    for n in range(4):
+        fake.media[f"m{n}"] = (PHOTO + bytes([n]), "image/jpeg")
+        queue_media(api_settings, f"m{n}")
+    async with open_api(api_settings, retry=FAST) as api:
+        fetcher = Fetcher(api, api_settings.db_path, api_settings.evidence_dir,
+                          Schedule(batch=2, poll=0.05))
+        task = asyncio.create_task(fetcher.run())
+        try:
+            await _until(lambda: rows(api_settings.db_path, "SELECT count(*) FROM evidence "
+                                      "WHERE fetch_status = 'fetched'") == [(4,)])
+            assert evidence(api_settings, slow)["fetch_status"] == "pending"  # still going
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            fetcher.close()
+
+
+async def test_a_download_past_its_deadline_is_given_back_for_later(
+    api_settings: Settings, fake: FakeWeChatAPI
+) -> None:
+    fake.media["slow"] = (PHOTO, "image/jpeg")
+    fake.script("slow", "trickle")
+    slow = queue_media(api_settings, "slow")
+    async with open_api(api_settings, retry=FAST) as api:
+        fetcher = Fetcher(api, api_settings.db_path, api_settings.evidence_dir,
+                          Schedule(deadline=1))
+        assert await fetcher.run_once() == 1
+        fetcher.close()
+    assert evidence(api_settings, slow)["fetch_status"] == "pending"
+    [(error, claimed_by, due_at)] = rows(api_settings.db_path, "SELECT last_error, claimed_by, "
+                                         "due_at FROM fetch_jobs")
+    assert error == "download took over 1 s" and claimed_by is None
+    assert due_at > time.time()
 
 
 # --- inside the server ------------------------------------------------------------------------

@@ -41,9 +41,11 @@ class Schedule:
     """When the fetcher looks for work and how it backs off."""
 
     poll: float = 1.0  # seconds between looks at an empty queue
-    batch: int = 8  # jobs claimed (and downloaded concurrently) at a time
-    # Longer than the longest a download may take (retries and timeouts included), so a
-    # lease only runs out when its fetcher died.
+    batch: int = 8  # downloads at once: a free slot is filled as soon as one ends
+    # Seconds one job may take, its retries included: a download trickling a byte every
+    # few seconds is given up and retried later, and never holds up the others.
+    deadline: float = 300.0
+    # Longer than a job's deadline, so a lease only runs out when its fetcher died.
     lease: int = 600
     retry_base: int = 30  # seconds before the first retry; doubles up to retry_max
     retry_max: int = 3600
@@ -73,31 +75,59 @@ class Fetcher:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
 
     async def run(self) -> None:
-        """Fetch until cancelled; then give back what is still held."""
+        """Fetch until cancelled, `batch` jobs at a time; then give back what is held.
+
+        Each job is a task of its own with its own deadline: a free slot is claimed
+        again at once, so one slow download never waits on, or holds up, the others.
+        """
+        running: set[asyncio.Task[None]] = set()
         try:
             while True:
-                try:
-                    worked = await self.run_once()
-                except Exception:  # a settle that found the database locked, say
-                    log.exception("fetcher: a round failed; its jobs return after the lease")
-                    worked = 0
-                if not worked:
+                free = self.schedule.batch - len(running)
+                for job in await self._claim(free) if free else []:
+                    running.add(asyncio.create_task(self.fetch_in_time(job),
+                                                    name=f"fetch-{job.evidence_id}"))
+                if not running:
                     await asyncio.sleep(self.schedule.poll)
+                    continue
+                done, _ = await asyncio.wait(running, timeout=self.schedule.poll,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                running -= done
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        # A settle that found the database locked, say: the job comes
+                        # back when its lease runs out.
+                        log.error("fetcher: %s failed: %r", task.get_name(), task.exception())
         finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
             # Cancelled mid-download: the jobs go back to the queue for the next start.
             await asyncio.shield(self._db(fetch_jobs.release, self.db, self.worker))
 
     async def run_once(self) -> int:
-        """Claim a batch of due jobs and settle them; return how many there were."""
-        now = int(self.clock())
+        """Claim a batch of due jobs and settle them all; return how many there were."""
+        jobs = await self._claim(self.schedule.batch)
+        await asyncio.gather(*(self.fetch_in_time(job) for job in jobs))
+        return len(jobs)
+
+    async def _claim(self, limit: int) -> list[FetchJob]:
         try:
-            jobs = await self._db(fetch_jobs.claim, self.db, self.worker, now,
-                                  self.schedule.lease, self.schedule.batch)
+            return await self._db(fetch_jobs.claim, self.db, self.worker, int(self.clock()),
+                                  self.schedule.lease, limit)
         except Exception as error:  # a locked or read-only database: try again later
             log.warning("fetch queue unavailable: %s", error)
-            return 0
-        await asyncio.gather(*(self.fetch(job) for job in jobs))
-        return len(jobs)
+            return []
+
+    async def fetch_in_time(self, job: FetchJob) -> None:
+        """Fetch one job within its deadline; past it, the job is retried later."""
+        try:
+            async with asyncio.timeout(self.schedule.deadline):
+                await self.fetch(job)
+        except TimeoutError:
+            log.warning("evidence %d: the download took over %.0f s; retried later",
+                        job.evidence_id, self.schedule.deadline)
+            await self._later(job, f"download took over {self.schedule.deadline:.0f} s")
 
     async def fetch(self, job: FetchJob) -> None:
         """Download one media item and record the outcome."""
