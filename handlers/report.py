@@ -21,7 +21,9 @@ from handlers.draft import Draft, Triple
 from handlers.messages import Inbound, Reply
 from handlers.router import Router
 from handlers.store import EvidenceItem, NewReport
+from triage.allowlist import is_allowlisted
 from triage.extract import Identifier, extract
+from triage.names import name_left
 from triage.normalise import match_key
 from triage.vocabulary import KINDS, TARGET_TYPES
 from triage.vocabulary import display_receipt as display
@@ -88,21 +90,37 @@ def message_text(inbound: Inbound) -> str:
 def who_files(typed: str, found: Iterable[Identifier]) -> list[Identifier]:
     """The identifiers a "who" answer is filed with, in the chat and in an import alike.
 
-    What the extractor found, less one-character names; when that is nothing, the whole
-    answer stands as a name if it names something ("我也不知道" does not).
+    What the extractor found, less one-character names and the platforms' own domains
+    (qq.com under an article link, alipay.com: triage.allowlist), and beside them the name
+    the answer gives: the words left once identifiers and filler words (官网, 客服, 微信…)
+    are taken out (triage.names.name_left). An answer with nothing but words stands
+    whole as a name if it names something ("我也不知道" does not).
     """
-    kept = [i for i in found if i.kind != "name" or len(i.value) > 1]
-    if kept or not typed:
+    found = list(found)
+    kept = [i for i in found if (i.kind != "name" or len(i.value) > 1)
+            and not is_allowlisted(i.kind, i.value)]
+    if not typed or any(i.kind == "name" for i in kept):
         return kept
-    plain = unicodedata.normalize("NFKC", typed).strip()
-    return [Identifier("name", plain.casefold(), typed)] if names_something(plain) else []
+    if all(i.kind == "name" for i in found):
+        plain = unicodedata.normalize("NFKC", typed).strip()
+        return [Identifier("name", plain.casefold(), typed)] if names_something(plain) else []
+    left = name_left(typed, (i.raw for i in found))
+    if left is None:
+        return kept
+    at, raw = left
+    name = Identifier("name", " ".join(unicodedata.normalize("NFKC", raw).casefold().split()),
+                      raw)
+    before = sum(1 for i in kept if 0 <= typed.find(i.raw) < at)  # in order of appearance
+    return [*kept[:before], name, *kept[before:]]
 
 
 def read_who(ctx: Context, draft: Draft) -> str | None:
     """Stores who is reported and echoes the identifiers recognised in it."""
     inbound = ctx.inbound
     typed, note = _trim(ctx, message_text(inbound).strip(), ctx.policy.max_who)
-    found = who_files(typed, extract(typed) if note else found_in(inbound))
+    found = extract(typed) if note else found_in(inbound)
+    # A forwarded article's title is its headline, not a name: only its link was "typed".
+    found = who_files(inbound.url if inbound.kind == "link" else typed, found)
     if not found:
         return None
     draft.who = typed

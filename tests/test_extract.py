@@ -408,6 +408,24 @@ def test_phone_numbers_come_out_in_e164(text: str, e164: str) -> None:
     assert kinds_of(f"电话：{text}，") == [("phone", e164)]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["0086 138 1234 5678", "0086-13812345678", "008613812345678", "0086 138-1234-5678"],
+)
+def test_a_mobile_written_with_chinas_0086_prefix_is_found_as_with_plus(text: str) -> None:
+    assert kinds_of(f"客服电话 {text} 找他") == [("phone", "+8613812345678")]
+
+
+def test_a_fixed_line_written_with_0086_drops_its_trunk_zero() -> None:
+    assert kinds_of("座机 0086 10 6234 5678") == [("phone", "+861062345678")]
+
+
+def test_0086_inside_a_longer_number_is_not_a_phone() -> None:
+    assert kinds_of("拨打10086查询") == []
+    assert kinds_of("订单号 0086138123456789") == []
+    assert kinds_of("单号：0086-13812345678") == []
+
+
 def test_bank_card_and_id_card_numbers_are_not_identifiers() -> None:
     assert kinds_of("银行卡6222021234567890123，身份证11010119900307123X") == []
     assert kinds_of("卡号：6222 0212 3456 7890 123") == []

@@ -2,7 +2,10 @@
 
 The list ships inside the package (triage/allowlist.txt, package data) so every machine,
 including one that holds only a copy of the database, answers the same. Only the `domain`
-kind is allowlisted: a URL or an account on qq.com still names something specific.
+kind is allowlisted: a URL or an account on qq.com still names something specific. It is
+the one list of platforms: triage leaves their domains out, and a "who" answer neither
+files nor echoes them (handlers.report.who_files: an article link names its official
+account, not qq.com).
 """
 
 from __future__ import annotations

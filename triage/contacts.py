@@ -4,7 +4,8 @@ A bare "abc123" or "283546771" is nobody's ID, so WeChat IDs, QQ numbers and Tel
 handles are taken only right after their keywords, including the evasive spellings scam
 ads use to dodge filters (加V, V信, 威信, 薇信, 扣扣, 企鹅, 纸飞机…). The exceptions
 identify themselves: gh_ + 12 hex (an official account's original ID) and wxid_….
-Phone numbers go through phonenumbers and must be valid mobile or fixed-line numbers;
+Phone numbers go through phonenumbers and must be valid mobile or fixed-line numbers
+(written nationally, with "+", or with China's "0086", which reads as "+86");
 the words around them rule out order numbers, codes and amounts.
 """
 
@@ -144,6 +145,7 @@ def scan_keyword_ids(scan: TextScan) -> None:
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z_+])(?:"
     r"(?P<intl>\+(?:\d[\s\-()]{0,2}){7,15})"
+    r"|0086(?P<idd>[\s\-]?(?:\d[\s\-()]{0,2}){7,13})"
     r"|(?<!\d[\s\-])1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?![\s\-]?\d)"
     r"|(?<!\d[\s\-])(?:\(0\d{2,3}\)|0\d{2,3})[\s\-]?\d{3,4}[\s\-]?\d{4}(?![\s\-]?\d)"
     r")(?![0-9A-Za-z_])"
@@ -155,6 +157,7 @@ _NOT_A_PHONE_BEFORE = re.compile(
     r"|(?<![a-z])(?i:order|code|invoice|tx|hash|no\.?|id))[号码]*\s*[:#是为]?\s*$"
 )
 _CONTEXT_WINDOW = 12
+_CN_IDD, _CN_PLUS = "0086", "+86"  # how _PHONE's idd branch is read
 _AMOUNT_AFTER = re.compile(r"\s*(?:元|块|万|亿|美元|美金|刀|%|(?i:usdt|rmb|cny|btc|eth)(?![a-z]))")
 _PHONE_TYPES = frozenset(
     {
@@ -227,17 +230,20 @@ _DIGITS_GUARD = re.compile(r"\d\d\d[\s\-]?\d{4}")
 
 
 def scan_phones(scan: TextScan) -> None:
-    """Find valid mobile and fixed-line numbers: +international, or Chinese without +."""
+    """Find valid mobile and fixed-line numbers: +international, 0086…, or Chinese without +."""
     if "+" not in scan.text and _DIGITS_GUARD.search(scan.text) is None:
         return
     for m in _PHONE.finditer(scan.text):
         start, end = m.span()
         e164: str | None
-        if m["intl"]:
-            parsed = _parse_international(m["intl"])
+        if m["intl"] or m["idd"]:
+            # 0086 is China's "+86" dialled from abroad (00 is its international prefix).
+            intl = m["intl"] or _CN_PLUS + m["idd"]
+            parsed = _parse_international(intl)
             if parsed is None:
                 continue
-            e164, end = parsed[0], start + parsed[1]
+            shift = 0 if m["intl"] else len(_CN_IDD) - len(_CN_PLUS)
+            e164, end = parsed[0], start + parsed[1] + shift
         else:
             e164 = _parse_phone(m.group(), "CN")
         if e164 and scan.free(start, end) and _phone_context_ok(scan.text, start, end):

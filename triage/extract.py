@@ -13,7 +13,7 @@ Kinds and value forms (DESIGN.md, "Identifier kinds"):
   evm btc tron      checksum-valid addresses; evm and bech32 lower-case, base58 as written
   wechat_id qq telegram   only next to their keywords (or a t.me link / wxid_); lower-case
   official_account  gh_ original ID, or the __biz of an mp.weixin.qq.com link
-  phone             valid mobile/fixed-line, E.164 (CN by default, others need +)
+  phone             valid mobile/fixed-line, E.164 (CN by default, or 0086; others need +)
   email             lower-cased
   name              conservative; "公众号：币圈老王" gives a name (see triage.names)
 

@@ -12,12 +12,15 @@ its edges. A name is taken when
 Anything else (scare quotes, "这个平台是假的", "XX交易所" in Chinese script) is left alone:
 a wrong name costs an investigator more than a missing one. Values are lower-cased with
 whitespace collapsed; raw keeps the original.
+
+A "who" answer says by its place what it is: `name_left` gives the words it has beside
+its identifiers once fillers (官网, 客服, 微信…) are cut, if they read as a name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from triage.textscan import CJK, TextScan, holds_any
 
@@ -169,11 +172,15 @@ def _name_in(m: re.Match[str]) -> tuple[int, str] | None:
         found = _unquoted(m)
     if found is None:
         return None
-    name = found[1]
+    return found if _plausible(found[1]) else None
+
+
+def _plausible(name: str) -> bool:
+    """Tell whether a name cut out of a text can be a name: not too short, long or generic."""
     cjk = sum(1 for c in name if "\u3400" <= c <= "\u9fff")
     if len(name) < 2 or cjk > _MAX_CJK or name.isdigit() or name.startswith(_BAD_STARTS):
-        return None
-    return None if " ".join(name.lower().split()) in _STOPWORDS else found
+        return False
+    return " ".join(name.lower().split()) not in _STOPWORDS
 
 
 def scan_names(scan: TextScan) -> None:
@@ -190,3 +197,75 @@ def scan_names(scan: TextScan) -> None:
                 start, name = found
                 if scan.free(start, start + len(name)):
                     scan.add(start, start + len(name), "name", " ".join(name.lower().split()))
+
+
+# --- the name a "who" answer gives beside its identifiers --------------------------------
+
+# Words beside an identifier that say what it is, not whose: "火币 官网 https://… 客服微信
+# huobi_kefu88" names 火币. Chinese ones are cut from either end of a word (火币客服 → 火币),
+# longest first; Latin ones only as whole words ("Bitsite" keeps its "site").
+_CJK_FILLER = (
+    "官方网站", "钱包地址", "联系方式", "注册链接", "下载链接", "客服微信", "收款账号",
+    "微信号", "手机号", "公众号", "交易所", "银行卡", "微信支付", "支付宝", "云闪付",
+    "官网", "官方", "网站", "网址", "链接", "地址", "客服", "微信", "电话", "手机", "号码",
+    "联系", "邮箱", "钱包", "账号", "帐号", "群号", "名字", "名称", "平台", "卡号", "收款",
+    "注册", "下载", "付款", "转账", "是", "为", "叫", "的",
+)  # fmt: skip
+_LATIN_FILLER = frozenset((
+    "website", "site", "web", "official", "url", "link", "address", "wechat", "weixin",
+    "phone", "tel", "mobile", "support", "customer", "service", "email", "e-mail", "mail",
+    "wallet", "id", "contact", "account", "number", "no", "name", "platform",
+))  # fmt: skip
+# Latin words of a sentence, not a name: "CoinPro token sale at coinpro-ico.io".
+_PROSE = frozenset((
+    "at", "on", "in", "of", "from", "by", "via", "for", "with", "to", "and", "or", "is",
+    "are", "was", "were", "they", "he", "she", "we", "i", "you", "said", "says", "called",
+    "named", "scam", "scammer", "fake", "fraud",
+))  # fmt: skip
+# Roles, not names: "带单老师 微信 li_teacher88" names the WeChat ID only (李老师 is a name).
+_ROLES = frozenset((
+    "老师", "带单老师", "导师", "分析师", "群主", "管理员", "代理", "经理", "助理", "客服经理",
+))  # fmt: skip
+_WORD_BREAKS = re.compile(r"[\s,，。.:：;；!！?？、|/\\()（）\[\]【】「」『』《》“”\"'‘’<>=+#*~]+")
+_MAX_WORDS = 3  # more words left over than a name has: a sentence
+
+
+def _strip_filler(word: str) -> str:
+    """Cut filler words from either end of a word, as often as they are there."""
+    if word.casefold() in _LATIN_FILLER:
+        return ""
+    cut = True
+    while word and cut:
+        cut = False
+        for filler in _CJK_FILLER:
+            if word.startswith(filler):
+                word, cut = word[len(filler):], True
+            if word.endswith(filler):
+                word, cut = word[: -len(filler)], True
+    return word
+
+
+def name_left(typed: str, raws: Iterable[str]) -> tuple[int, str] | None:
+    """Return (offset, name as typed) of the words a "who" answer has beside its identifiers.
+
+    `raws` are the identifiers as typed; with them and the filler words taken out, what
+    is left is a name if it is a few words that read as one (not a sentence, not "没有").
+    """
+    left = typed
+    for raw in sorted((r for r in raws if r), key=len, reverse=True):
+        left = left.replace(raw, "\n" * len(raw))  # keeps the offsets of the rest
+    words: list[tuple[int, str]] = []
+    at = 0
+    for piece in _WORD_BREAKS.split(left):
+        at = left.index(piece, at)
+        word = _strip_filler(piece)
+        if (len(word) > 1 and not word.isdigit() and word not in _ROLES
+                and word.casefold() not in _STOPWORDS):
+            if word.casefold() in _PROSE or _STOP_CHARS.search(word):
+                return None
+            words.append((at + piece.index(word), word))
+        at += len(piece)
+    if not words or len(words) > _MAX_WORDS:
+        return None
+    name = " ".join(word for _, word in words)
+    return (words[0][0], name) if _plausible(name) and any(c.isalpha() for c in name) else None
