@@ -2,16 +2,26 @@
 
 Tests script it per media id: `fake.script("m1", "500", "hang", "ok")` makes the first
 download answer 500, the second never answer, the third serve the bytes.
+
+Run on its own, it lets `make run` + `tipline chat` + `/photo` fetch real pictures
+without a real AppID: it prints the .env lines that point Tipline at it, and answers any
+media id with one of a few sample pictures (`/photo pay-qr` asks for a named one):
+
+    .venv/bin/python -m tests.fake_wechat_api [--port 8090]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
+import signal
+import sys
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,14 +30,18 @@ from aiohttp.test_utils import TestServer
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "fake-app-secret-0123456789abcdef"
+DEFAULT_PORT = 8090  # beside the webhook's 8080 and the console's 8081
 
 
 class FakeWeChatAPI:
     """Tokens, media and the menu, as WeChat serves them (and as it fails)."""
 
-    def __init__(self) -> None:
+    def __init__(self, samples: dict[str, tuple[bytes, str]] | None = None) -> None:
         self.base = ""
         self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (bytes, content type)
+        # Served for a media id not in `media` (run on its own); tests leave it empty, so
+        # an unknown id is WeChat's 40007.
+        self.samples: dict[str, tuple[bytes, str]] = samples or {}
         self.videos: dict[str, bytes] = {}
         self.video_urls: dict[str, str] = {}  # media id -> the video_url answered (hostile)
         self.scripts: defaultdict[str, deque[str]] = defaultdict(deque)
@@ -120,12 +134,23 @@ class FakeWeChatAPI:
             return _json({"video_url": self.video_urls[media_id]})
         if media_id in self.videos:
             return _json({"video_url": f"{self.base}/video/{media_id}"})
-        if media_id not in self.media:
+        known = self.media.get(media_id) or self.sample(media_id)
+        if known is None:
             return _json({"errcode": 40007, "errmsg": "invalid media_id rid: 2"})
-        data, content_type = self.media[media_id]
+        data, content_type = known
         self.downloads[media_id] += 1
         return web.Response(body=data, content_type=content_type, headers={
             "Content-disposition": f'attachment; filename="{media_id}.bin"'})
+
+    def sample(self, media_id: str) -> tuple[bytes, str] | None:
+        """The sample named `media_id`, else one chosen by it (the same id, the same picture)."""
+        if not self.samples:
+            return None
+        if media_id in self.samples:
+            return self.samples[media_id]
+        names = sorted(self.samples)
+        pick = int.from_bytes(hashlib.sha256(media_id.encode()).digest()[:4], "big")
+        return self.samples[names[pick % len(names)]]
 
     async def video(self, request: web.Request) -> web.Response:
         media_id = request.match_info["media_id"]
@@ -175,3 +200,57 @@ async def running_fake() -> AsyncIterator[FakeWeChatAPI]:
         yield fake
     finally:
         await server.close()
+
+
+def sample_pictures() -> dict[str, tuple[bytes, str]]:
+    """Pictures a reporter sends: payment codes in phone screenshots, and a scam chat."""
+    from tests.images import ALIPAY, CHAT_ZH, WECHAT_PAY, encoded, screenshot
+
+    def shot(lines: list[str], code: str) -> tuple[bytes, str]:
+        return encoded(screenshot(lines, [code]), "JPEG", quality=90), "image/jpeg"
+
+    return {
+        "pay-qr": shot(["Scan to pay me", "USDT 1:7.2, fast"], WECHAT_PAY),
+        "alipay-qr": shot(["Alipay: pay the agent here"], ALIPAY),
+        "chat-zh": (CHAT_ZH.read_bytes(), "image/png"),
+    }
+
+
+async def serve_alone(host: str, port: int) -> None:
+    """Serve the fake with sample pictures until SIGINT or SIGTERM."""
+    fake = FakeWeChatAPI(sample_pictures())
+    runner = web.AppRunner(fake.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    fake.base = f"http://{host}:{port}"
+    print(f"WECHAT_API_BASE_URL={fake.base}\nWECHAT_APP_ID={APP_ID}\n"
+          f"WECHAT_APP_SECRET={APP_SECRET}", flush=True)
+    print(f"A fake WeChat API on {fake.base}: put the three lines above in .env and start "
+          f"`make run` again.\nIn `tipline chat`, /photo sends a sample picture (or ask for "
+          f"one: /photo {' | '.join(sorted(fake.samples))}). Ctrl-C stops it.",
+          file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the fake on its own, for trying evidence downloads on one machine."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_wechat_api",
+                                     description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(serve_alone(args.host, args.port))
+    except OSError as error:
+        sys.exit(f"Error: cannot listen on {args.host}:{args.port}: {error.strerror}")
+
+
+if __name__ == "__main__":
+    main()

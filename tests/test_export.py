@@ -18,6 +18,7 @@ from bot.config import Settings
 from tests.conftest import rows
 from tests.filing import Reporter, fetched
 from tests.test_cli import run
+from triage.vocabulary import display_receipt
 
 JUNE_1 = 1_717_171_200  # 2024-06-01T00:00:00+08:00
 
@@ -214,7 +215,8 @@ def test_an_evidence_bundle_is_a_bag_with_hashes_that_check_out(
     for line in (bag / "tagmanifest-sha256.txt").read_text().splitlines():
         sha, name = line.split("  ", 1)
         assert hashlib.sha256((bag / name).read_bytes()).hexdigest() == sha
-    record = json.loads((bag / "data" / "reports" / f"{filed['first']}.json").read_text())
+    record = json.loads((bag / "data" / "reports" / f"{display_receipt(filed['first'])}.json")
+                        .read_text())
     (photo,) = record["evidence"]
     assert photo["sha256"] == hashlib.sha256(b"\xff\xd8\xffphoto bytes").hexdigest()
     assert (bag / photo["file"]).read_bytes() == b"\xff\xd8\xffphoto bytes"
@@ -232,8 +234,8 @@ def test_a_bundle_notes_evidence_it_could_not_include(
     code, output = invoke(settings, "export", "--evidence-bundle", str(tmp_path / "bag"))
     assert code == 0, output
     assert "1 checksum mismatch" in output
-    record = json.loads((tmp_path / "bag" / "data" / "reports" / f"{filed['first']}.json")
-                        .read_text())
+    record = json.loads((tmp_path / "bag" / "data" / "reports"
+                         / f"{display_receipt(filed['first'])}.json").read_text())
     assert record["evidence"][0]["file"] is None
     assert not any((tmp_path / "bag" / "data" / "evidence").iterdir())
     code, output = invoke(settings, "export", "--evidence-bundle", str(tmp_path / "bag"))

@@ -126,8 +126,7 @@ def test_a_screenshot_of_a_scam_chat_shows_its_text_and_every_identifier_in_it(
     bundled = tipline_env(desk.path, {"TIPLINE_EVIDENCE_DIR": str(reading_settings.evidence_dir)},
                           "export", "--evidence-bundle", str(bag))
     assert bundled.returncode == 0, bundled.stderr
-    record = json.loads((bag / "data" / "reports" / f"{receipt.replace('-', '')}.json"
-                         ).read_text())
+    record = json.loads((bag / "data" / "reports" / f"{receipt}.json").read_text())
     assert "充值请加客服微信" in record["evidence"][0]["read_text"]
     assert {"kind": "wechat_id", "value": "huobi_kefu88", "raw": "huobi_kefu88",
             "evidence_id": record["evidence"][0]["id"]} in record["identifiers"]

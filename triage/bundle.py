@@ -5,7 +5,8 @@
       bag-info.txt              exporter, time, filter, Tipline version, counts, Payload-Oxum
       manifest-sha256.txt       "<sha256>  data/…" for every payload file
       tagmanifest-sha256.txt    the same for the tag files above
-      data/reports/RECEIPT.json one JSON record per report: identifiers, evidence, history
+      data/reports/XXXXX-XXXXX.json   one JSON record per report, named by its receipt as
+                                shown everywhere: identifiers, evidence, history
       data/evidence/SHA256.ext  each evidence file once (content-addressed, as stored)
 
 Files are hashed as they are copied; a stored file whose content no longer matches its
@@ -29,6 +30,7 @@ from typing import Any
 
 from triage.evidence import evidence_path, sniff
 from triage.times import iso
+from triage.vocabulary import display_receipt
 
 _COPY_CHUNK = 1 << 20
 
@@ -83,7 +85,7 @@ def _record(report: dict[str, Any], files: dict[str, str | None]) -> dict[str, A
     record = dict(report)
     for key in ("received_at", "updated_at"):
         record[key] = iso(record[key])
-    record["receipt"] = f"{report['receipt'][:5]}-{report['receipt'][5:]}"
+    record["receipt"] = display_receipt(report["receipt"])
     evidence = []
     for item in report["evidence"]:
         item = dict(item)
@@ -149,7 +151,7 @@ def write_bundle(
                 result.files += 1
                 result.bytes += size
             record = _record(report, copied)
-            name = f"data/reports/{report['receipt']}.json"
+            name = f"data/reports/{display_receipt(report['receipt'])}.json"
             body = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
             (partial / name).write_bytes(body)
             manifest.append((hashlib.sha256(body).hexdigest(), name))

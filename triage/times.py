@@ -59,6 +59,16 @@ def iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, BEIJING).isoformat(timespec="seconds")
 
 
+def file_stamp(timestamp: float) -> str:
+    """Show epoch seconds as a Beijing time for file names, with offset: 20240501-093000+0800."""
+    return datetime.fromtimestamp(timestamp, BEIJING).strftime("%Y%m%d-%H%M%S%z")
+
+
+def log_stamp(timestamp: float) -> str:
+    """Show epoch seconds as a Beijing time for log lines, to the millisecond, with its offset."""
+    return datetime.fromtimestamp(timestamp, BEIJING).isoformat(sep=" ", timespec="milliseconds")
+
+
 def short(timestamp: int) -> str:
     """Show epoch seconds as a compact Beijing time for tables (2024-05-01 09:30)."""
     return datetime.fromtimestamp(timestamp, BEIJING).strftime("%Y-%m-%d %H:%M")

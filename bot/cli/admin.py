@@ -276,7 +276,8 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
 def backup(obj: Obj, dest: Path, force: bool) -> None:
     """Copy the database to DEST while the server runs (SQLite online backup), verified.
 
-    DEST is a file, or a folder to hold tipline-YYYYMMDD-HHMMSS.db. The copy is a
+    DEST is a file, or a folder to hold tipline-YYYYMMDD-HHMMSS+0800.db (Beijing time,
+    with its offset). The copy is a
     consistent snapshot; it is checked (PRAGMA integrity_check) before it takes DEST's name.
 
     \b
@@ -297,10 +298,11 @@ def _backup(db: Database, source: Path, dest: Path, force: bool) -> None:
 
     from db.admin import BackupError, log_action
     from db.admin import backup as run
+    from triage.times import file_stamp
 
     now = int(time.time())
     if dest.is_dir():
-        dest = dest / time.strftime("tipline-%Y%m%d-%H%M%S.db", time.localtime(now))
+        dest = dest / f"tipline-{file_stamp(now)}.db"  # Beijing time, as everything shown
     if dest.exists() and not force:
         raise click.ClickException(f"{dest} exists: pass --force to replace it")
     if not dest.parent.is_dir():

@@ -20,10 +20,12 @@ TIPLINE_HOST=127.0.0.1
 TIPLINE_PORT=8080
 """
 
+# The command names the URL: another terminal has no `TIPLINE_PORT=… make run` in its
+# environment, so a bare `tipline chat` would talk to .env's port instead.
 HOW_TO_TALK = """\
-Tipline will listen on http://{host}:{port}/wechat
+Tipline will listen on {url}
 Talk to it from another terminal, as a WeChat user would:
-    .venv/bin/tipline chat
+    .venv/bin/tipline chat --url {url}
 (type 帮助 or help; /help lists photos, locations and menu clicks)"""
 
 
@@ -48,7 +50,8 @@ def main() -> None:
         settings = load_settings()
     except ConfigError as error:
         sys.exit(f"Error: {error}")
-    print(HOW_TO_TALK.format(host=settings.host, port=settings.port), file=sys.stderr)
+    url = f"http://{settings.host}:{settings.port}/wechat"
+    print(HOW_TO_TALK.format(url=url), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any
 
+from triage.times import log_stamp
+
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # The engine stops only on this, sent by the supervisor once the workers have drained:
 # a SIGTERM to the whole group (Ctrl-C, systemd) must not cut the workers off from it.
@@ -25,12 +27,24 @@ ACCEPT_ERROR_INTERVAL = 10.0
 log = logging.getLogger(__name__)
 
 
+class BeijingFormatter(logging.Formatter):
+    """Log times in Beijing time with their offset, like every time Tipline shows.
+
+    The machine's zone (UTC on most servers) would put the log eight hours off the
+    receipts, exports and console an investigator compares it with.
+    """
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's time as 2024-05-01 09:30:00.123+08:00."""
+        return log_stamp(record.created)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Log to stderr with times and process ids (several processes share the stream)."""
-    logging.basicConfig(
-        level=level, stream=sys.stderr,
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        BeijingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     # aiohttp logs a malformed HTTP request with its raw request line, query string (and
     # so the OpenID) included; our handlers catch everything else themselves.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)

@@ -9,17 +9,24 @@
 SIGTERM drains: workers stop accepting and finish their in-flight requests, then the
 engine finishes its batch. A child that dies is restarted; if the supervisor dies, Linux
 sends its children SIGTERM.
+
+One server per database: the supervisor holds an exclusive flock on `<database>.lock` for
+its lifetime. The kernel drops it when the process ends, however it ends, so a server
+killed with SIGKILL leaves no stale lock; the file only names the holder for the message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import multiprocessing
 import os
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -90,14 +97,44 @@ def serve(settings: Settings, workers: int, access_log: bool = False) -> None:
     if limit < MIN_FILES:
         log.warning("only %d open files allowed: raise LimitNOFILE (see README)", limit)
     db = connect(settings.db_path)
-    migrate(db)  # here, so a bad database fails before any child
-    # No fetcher or reader runs yet: jobs a killed one held are free to take again at once.
-    fetch_jobs.release(db)
-    reads.release(db)
-    db.conn.close()
-    _check_port(settings)
-    with tempfile.TemporaryDirectory(prefix="tipline-") as folder:  # 0700: private socket
-        Supervisor(settings, Path(folder) / "engine.sock", workers, access_log).run()
+    with serving_lock(settings):  # before releasing jobs a running server still holds
+        migrate(db)  # here, so a bad database fails before any child
+        # No fetcher or reader runs yet: jobs a killed one held are free to take at once.
+        fetch_jobs.release(db)
+        reads.release(db)
+        db.conn.close()
+        _check_port(settings)
+        with tempfile.TemporaryDirectory(prefix="tipline-") as folder:  # 0700: private
+            Supervisor(settings, Path(folder) / "engine.sock", workers, access_log).run()
+
+
+def lock_path(db_path: Path) -> Path:
+    """The lock file `serve` holds beside the database."""
+    return db_path.with_name(db_path.name + ".lock")
+
+
+@contextlib.contextmanager
+def serving_lock(settings: Settings) -> Iterator[None]:
+    """Hold the database's serve lock, or stop with one line naming the server holding it."""
+    path = lock_path(settings.db_path)
+    try:
+        # O_CLOEXEC: the children are not holders; only the supervisor's lifetime counts.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise SystemExit(f"Error: cannot create {path}: {error.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "another server"
+            raise SystemExit(f"Error: {settings.db_path} is already served by {holder}; "
+                             "stop it first, or point TIPLINE_DB at another file") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"tipline serve pid {os.getpid()} on "
+                     f"http://{settings.host}:{settings.port}/wechat\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 def _check_port(settings: Settings) -> None:
