@@ -20,7 +20,7 @@ from db.summary import SqlSummary, last_run, record_run
 from triage.case import CaseError, Change, Update
 from triage.extract import extract
 from triage.summary import Filters, summarise
-from triage.times import BadTime, parse_bound
+from triage.times import BadTime, file_stamp, parse_bound
 from triage.views import MONEY_KINDS
 from triage.vocabulary import KINDS, STATUSES, display_receipt, normalise_receipt
 
@@ -297,4 +297,4 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     await _audit(request, "export", "", {"since": str(form.get("since", "")),
                                          "statuses": list(statuses), "bytes": len(body)})
     return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="tipline-{time.strftime("%Y%m%d")}.csv"'})
+        "Content-Disposition": f'attachment; filename="tipline-{file_stamp(time.time())}.csv"'})
