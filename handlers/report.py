@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import words
 from handlers.context import Context
 from handlers.draft import Draft, Triple
 from handlers.messages import Inbound, Reply
@@ -140,13 +141,12 @@ router = Router("report")
 # --- starting ---------------------------------------------------------------------------
 
 
-@router.word("举报", "report", argument=True)
+@router.word(words.REPORT, argument=True)
 def start(ctx: Context) -> Reply:
     """Starts a report (or continues the open one); text after the word fills it in."""
     if ctx.draft is not None:
         return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.draft)))
-    rest = ctx.inbound.text.strip().split(maxsplit=1)[1:]
-    return begin(ctx, seed=rest[0] if rest else "")
+    return begin(ctx, seed=ctx.argument)
 
 
 @router.click("REPORT")
@@ -178,7 +178,8 @@ def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
             echo = read_who(ctx, draft) or ""
             if "mp.weixin.qq.com" in ctx.inbound.url:
                 draft.target_type = "wechat_account"  # a forwarded official-account article
-        keep_evidence(ctx, draft, acknowledge=False)
+        # A photo or a location on its own is acknowledged (a link is, by its echo).
+        echo = _join(echo, keep_evidence(ctx, draft, acknowledge=ctx.inbound.kind != "link"))
     return advance(ctx, draft, echo)
 
 
@@ -205,7 +206,7 @@ def start_quick(ctx: Context) -> Reply:
 # --- words inside a draft ---------------------------------------------------------------
 
 
-@router.word("取消", "cancel")
+@router.word(words.CANCEL)
 def cancel(ctx: Context) -> Reply:
     """Drops the draft and its evidence."""
     draft, ctx.draft = ctx.draft, None
@@ -215,7 +216,7 @@ def cancel(ctx: Context) -> Reply:
     return ctx.say("cancelled")
 
 
-@router.word("返回", "back")
+@router.word(words.BACK)
 def back(ctx: Context) -> Reply:
     """Goes back to the previous question."""
     draft = ctx.draft
@@ -231,13 +232,13 @@ def back(ctx: Context) -> Reply:
     return Reply(question(ctx, draft))
 
 
-@router.word("跳过", "skip")
+@router.word(words.SKIP)
 def skip(ctx: Context) -> Reply:
     """Skips an optional question."""
     return _end_step(ctx, lambda step: step.optional, "cannot_skip")
 
 
-@router.word("完成", "done")
+@router.word(words.DONE)
 def done(ctx: Context) -> Reply:
     """Ends a question that takes many messages (the evidence)."""
     return _end_step(ctx, lambda step: step.collects, "answer_first")
@@ -258,7 +259,7 @@ def _end_step(ctx: Context, may_end: Callable[[Step], bool], refusal: str) -> Re
     return advance(ctx, draft)
 
 
-@router.word("提交", "submit")
+@router.word(words.SUBMIT)
 def submit(ctx: Context) -> Reply:
     """Files the confirmed report and answers with its receipt."""
     draft = ctx.draft
@@ -278,6 +279,17 @@ def submit(ctx: Context) -> Reply:
     ))
     ctx.draft = None
     return Reply(ctx.t("filed", receipt=display(receipt)))
+
+
+def confirming(ctx: Context) -> bool:
+    """Whether the summary is shown and the message does not ask (好的？ doubts, 好的 agrees)."""
+    text = ctx.inbound.text
+    return ctx.draft is not None and ctx.draft.step == CONFIRM and not any(
+        mark in text for mark in "?？")
+
+
+# 确认, 好的, yes, ok… file the report, at the summary only.
+router.word(words.CONFIRM, when=confirming)(submit)
 
 
 def answer(ctx: Context) -> Reply:
@@ -317,8 +329,13 @@ def keep_evidence(ctx: Context, draft: Draft, acknowledge: bool = True) -> str:
     item = evidence_item(ctx.inbound, ctx.now, ctx.policy.media_status)
     if item is None:
         return ""
+    # Only the evidence step ends with 完成/done: before it (a photo sent with "what
+    # happened") and at the summary, the acknowledgement must not offer the word.
+    step = _current(draft)
+    collecting = step is not None and step.collects
     if draft.evidence >= ctx.policy.max_evidence:
-        return ctx.t("evidence_full", limit=ctx.policy.max_evidence)
+        return ctx.t("evidence_full" if collecting else "evidence_full_kept",
+                     limit=ctx.policy.max_evidence)
     ctx.store.add_evidence(ctx.inbound.sender, draft.id, item)
     draft.evidence += 1
     if item.kind in ("text", "link", "voice"):
@@ -327,7 +344,8 @@ def keep_evidence(ctx: Context, draft: Draft, acknowledge: bool = True) -> str:
         draft.note_ids.extend(_triples(found_in(ctx.inbound)))
     if not acknowledge:
         return ""
-    return ctx.t("evidence_received", count=draft.evidence, kind=ctx.name(item.kind))
+    return ctx.t("evidence_received" if collecting else "evidence_kept",
+                 count=draft.evidence, kind=ctx.name(item.kind))
 
 
 def evidence_item(inbound: Inbound, now: int, media_status: str) -> EvidenceItem | None:

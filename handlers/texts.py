@@ -48,6 +48,9 @@ ZH: Final[dict[str, str]] = {
     ),
     "evidence_received": "已收到第{count}件证据（{kind}）。继续发送，或回复「完成」。",
     "evidence_full": "每份举报最多{limit}件证据，已达上限。请回复「完成」。",
+    # Before the evidence step and at the summary: 完成 is not an answer there.
+    "evidence_kept": "已收到{kind}，作为第{count}件证据保存。",
+    "evidence_full_kept": "每份举报最多{limit}件证据，已达上限，这件没有保存。",
     "confirm": (
         "请核对：\n类型：{target}\n对象：{who}\n识别：{ids}\n经过：{what}\n"
         "证据：{evidence}件\n回复「提交」确认，「返回」修改，「取消」放弃。"
@@ -138,6 +141,10 @@ EN: Final[dict[str, str]] = {
     ),
     "evidence_received": "Evidence #{count} received ({kind}). Send more, or reply \"done\".",
     "evidence_full": "A report takes at most {limit} pieces of evidence. Please reply \"done\".",
+    "evidence_kept": "Got it: {kind} kept as evidence #{count}.",
+    "evidence_full_kept": (
+        "A report takes at most {limit} pieces of evidence; this one was not kept."
+    ),
     "confirm": (
         "Please check:\nType: {target}\nWho: {who}\nRecognised: {ids}\nWhat: {what}\n"
         "Evidence: {evidence}\nReply \"submit\" to file it, \"back\" to change, "
