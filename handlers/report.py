@@ -54,6 +54,8 @@ class Step:
     retry: str  # catalog key said before asking again
     optional: bool = False  # 跳过/skip allowed
     collects: bool = False  # takes many messages, ended by 完成/done or 跳过/skip
+    required: str = "cannot_skip"  # catalog key said to 跳过/skip: what to send instead
+    pictured: str = ""  # catalog key said when a photo answers it ("": a photo does not)
 
     def answered(self, draft: Draft) -> bool:
         """Whether the draft already holds this step's answer."""
@@ -128,9 +130,11 @@ def read_evidence(ctx: Context, draft: Draft) -> str | None:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("target_type", "ask_target_type", read_target_type, "bad_target_type"),
-    Step("who", "ask_who", read_who, "bad_who"),
-    Step("what", "ask_what", read_what, "bad_what"),
+    Step("target_type", "ask_target_type", read_target_type, "bad_target_type",
+         required="cannot_skip_target_type"),
+    Step("who", "ask_who", read_who, "bad_who", required="cannot_skip_who",
+         pictured="who_pictured"),
+    Step("what", "ask_what", read_what, "bad_what", required="cannot_skip_what"),
     Step("evidence", "ask_evidence", read_evidence, "ask_evidence", optional=True,
          collects=True),
 )
@@ -235,23 +239,25 @@ def back(ctx: Context) -> Reply:
 @router.word(words.SKIP)
 def skip(ctx: Context) -> Reply:
     """Skips an optional question."""
-    return _end_step(ctx, lambda step: step.optional, "cannot_skip")
+    return _end_step(ctx, lambda step: step.optional, lambda step: step.required)
 
 
 @router.word(words.DONE)
 def done(ctx: Context) -> Reply:
     """Ends a question that takes many messages (the evidence)."""
-    return _end_step(ctx, lambda step: step.collects, "answer_first")
+    return _end_step(ctx, lambda step: step.collects, lambda step: "answer_first")
 
 
-def _end_step(ctx: Context, may_end: Callable[[Step], bool], refusal: str) -> Reply:
+def _end_step(ctx: Context, may_end: Callable[[Step], bool],
+              refusal: Callable[[Step], str]) -> Reply:
     """Close the current question if `may_end` allows it, and ask the next one."""
     draft = ctx.draft
     if draft is None:
         return ctx.say("no_draft")
     step = _current(draft)
     if step is None or not may_end(step):
-        return Reply(_join(ctx.t(refusal), question(ctx, draft)))
+        said = "answer_first" if step is None else refusal(step)
+        return Reply(_join(ctx.t(said), question(ctx, draft)))
     if step.collects:
         draft.done[step.name] = True
     else:
@@ -304,8 +310,14 @@ def answer(ctx: Context) -> Reply:
             return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
         return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
     if inbound.kind in MEDIA_KINDS | {"location"} and not step.collects:
-        # A photo sent early is kept, and the question stands.
-        return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
+        # A photo sent early is kept, and the question stands, unless a photo answers it
+        # (a screenshot of who it is: the reader files what it shows).
+        before = draft.evidence
+        kept = keep_evidence(ctx, draft)
+        if step.pictured and inbound.kind == "image" and draft.evidence > before:
+            draft.skip(step.name)
+            return advance(ctx, draft, ctx.t(step.pictured))
+        return Reply(_join(kept, question(ctx, draft)))
     echo = step.read(ctx, draft)
     if echo is None:
         return Reply(_join(ctx.t(step.retry), question(ctx, draft)))
@@ -396,7 +408,8 @@ def summary(ctx: Context, draft: Draft) -> str:
     return ctx.t(
         "confirm",
         target=ctx.name(draft.target_type or "other"),
-        who=_shorten(draft.who or "", 60),
+        who=_shorten(draft.who or "", 60) if draft.who or "who" not in draft.skipped
+        else ctx.t("who_pictured_summary"),
         ids=_echo_items(ctx, ids) or ctx.t("nothing_recognised"),
         what=_shorten(draft.what or "", 80),
         evidence=draft.evidence,

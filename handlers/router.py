@@ -86,7 +86,7 @@ class Router:
         self.routes.append(router)
         self._flattened = None
 
-    def resolve(self, ctx: Context) -> tuple[Handler, str] | None:
+    def resolve(self, ctx: Context) -> tuple[Route, str] | None:
         """Find the first route that matches, with the language its match implies."""
         if self._flattened is None:
             # A stable sort: ordinary routes in order, then the fallbacks in order.
@@ -94,7 +94,7 @@ class Router:
         for route in self._flattened:
             lang = route.match(ctx)
             if lang is not None:
-                return route.handle, lang
+                return route, lang
         return None
 
     def _flat(self) -> Iterator[Route]:

@@ -9,7 +9,9 @@ Zh words set the reply language to Chinese, en words to English.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -60,6 +62,8 @@ COMMANDS: Final = (REPORT, STATUS, HELP, CANCEL, BACK, SKIP, DONE, SUBMIT, CONFI
 TRAILING: Final = "。.!！?？~～ "
 # What may stand between a word and its argument: 查询 ABCDE-12345, 查询：ABCDE-12345.
 SEPARATORS: Final = " :,、"
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _HEAD = 16  # characters folded: longer than any word, so long answers skip the dictionaries
 
 
@@ -104,3 +108,16 @@ class Typed:
                 if found is not None:
                     return found, rest.lstrip(SEPARATORS).strip()
         return None
+
+
+def script_language(text: str, identifiers: Callable[[], Iterable[str]]) -> str:
+    """zh for Chinese characters, en for English words, "" for neither.
+
+    Identifiers (`identifiers()` gives their text, asked only for text without Chinese)
+    are no English: a Chinese reporter pasting huobi-vip.com is still answered in Chinese.
+    """
+    if _CJK.search(text):
+        return "zh"
+    for raw in identifiers():
+        text = text.replace(raw, " ")
+    return "en" if _LATIN_WORD.search(text) else ""

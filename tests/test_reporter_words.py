@@ -179,6 +179,57 @@ def test_a_location_sent_outside_a_report_is_acknowledged_and_starts_one(tmp_pat
     assert reporter.db.execute("SELECT kind FROM evidence").fetchall() == [("location",)]
 
 
+# --- item 5: language by script, skip says what to send -----------------------------------
+
+
+def test_hello_is_answered_in_english_and_nihao_in_chinese(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    assert "Send \"report\"" in reporter.say("hello")
+    assert "发送「举报」" in reporter.say("你好")
+    reporter.say("help")  # an English command word
+    assert "发送「举报」" in reporter.say("你好")
+
+
+def test_a_bare_link_keeps_the_conversations_language(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    assert "举报对象是哪一类" in reporter.say("https://okx-pro.vip/register?ref=888")
+
+
+def test_skip_at_the_who_step_says_a_screenshot_is_fine_and_one_is(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    reporter.say("举报")
+    reporter.say("1")
+    refusal = reporter.say("跳过")
+    assert "不能跳过" in refusal and "截图" in refusal and "对方叫什么" in refusal
+    assert "发生了什么" in photo(reporter, "shot-1")
+    reporter.say("群里有人推荐USDT理财，让我转账。")
+    summary = reporter.say("完成")
+    assert "对象：见截图" in summary and "证据：1件" in summary
+    assert RECEIPT.search(reporter.say("提交"))
+    assert reporter.db.execute("SELECT kind, media_id FROM evidence "
+                               "WHERE report_id IS NOT NULL").fetchall() == [("image", "shot-1")]
+
+
+@pytest.mark.parametrize(("before", "instead"), [
+    ((), "回复 6（其他）"), (("1", "huobi-vip.com"), "一两句话就够"),
+])
+def test_skip_at_a_required_step_says_what_to_send_instead(
+    tmp_path: Path, before: tuple[str, ...], instead: str,
+) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    for text in ("举报", *before):
+        reporter.say(text)
+    refusal = reporter.say("跳过")
+    assert "不能跳过" in refusal and instead in refusal
+
+
+def test_skip_at_the_who_step_in_english_says_a_screenshot_is_fine(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    reporter.say("report")
+    reporter.say("1")
+    assert "screenshot is fine" in reporter.say("skip")
+
+
 # --- the README and the reply size --------------------------------------------------------
 
 
