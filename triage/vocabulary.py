@@ -64,7 +64,9 @@ def new_receipt(bits: int | None = None) -> str:
 
 
 def normalise_receipt(typed: str) -> str | None:
-    """The receipt a reporter typed (any case, hyphens and spaces optional), or None."""
+    """The receipt a reporter typed (any case or width, hyphens and spaces optional), or None."""
+    if len(typed) > 4 * RECEIPT_LENGTH:  # room for spaces; a sentence is no receipt
+        return None
     plain = unicodedata.normalize("NFKC", typed).strip(_AROUND).upper().translate(_READ_AS)
     compact = "".join(plain.split()).replace("-", "")
     if len(compact) != RECEIPT_LENGTH or any(c not in RECEIPT_ALPHABET for c in compact):
@@ -77,6 +79,8 @@ def shown_receipt(typed: str) -> str | None:
 
     Only that form counts on its own: a bare ten-letter word might be a WeChat ID.
     """
+    if len(typed) > 2 * RECEIPT_LENGTH:  # every text is asked: a description skips NFKC
+        return None
     plain = unicodedata.normalize("NFKC", typed).strip(_AROUND).upper().translate(_READ_AS)
     return normalise_receipt(plain) if _SHOWN.fullmatch(plain) else None
 
