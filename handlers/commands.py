@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers import words
 from handlers.context import Context
 from handlers.messages import Reply
 from handlers.report import question
@@ -10,7 +11,7 @@ from handlers.router import Router
 router = Router("commands")
 
 
-@router.word("帮助", "help")
+@router.word(words.HELP)
 def help_(ctx: Context) -> Reply:
     """Explains what the tip line does and which words work, then repeats the question."""
     if ctx.draft is None:

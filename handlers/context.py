@@ -10,6 +10,7 @@ from handlers.draft import Draft
 from handlers.messages import Inbound, Reply
 from handlers.store import Store
 from handlers.texts import name, text
+from handlers.words import Typed
 from triage.vocabulary import new_receipt
 
 
@@ -37,7 +38,8 @@ class Context:
     policy: Policy = field(default_factory=Policy)
     default_lang: str = "zh"
     receipts: Callable[[], str] = new_receipt  # a CSPRNG unless a test says otherwise
-    typed: str | None = None  # the text as command words see it; set once per message
+    typed: Typed | None = None  # the text as command words see it; set once per message
+    argument: str = ""  # what follows the command word matched (查询 ABCDE-12345)
     draft: Draft | None = None  # the open report; the dispatcher keeps it in `state`
 
     @property

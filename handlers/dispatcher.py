@@ -17,6 +17,8 @@ from handlers.draft import Draft
 from handlers.messages import NO_REPLY, Inbound, Reply
 from handlers.router import Router
 from handlers.store import DRAFT_KEY, DRAFT_SWEPT_KEY, Store
+from handlers.texts import duration
+from handlers.words import script_language
 from triage.vocabulary import new_receipt
 
 root = Router("root")
@@ -42,24 +44,38 @@ def dispatch(
                   draft=Draft.from_state(state[DRAFT_KEY]) if DRAFT_KEY in state else None)
     if inbound.kind != "event" and _flooding(ctx):
         return ctx.say("flood")
-    notice = _expire_draft(ctx)
+    expired = _expire_draft(ctx)
     found = root.resolve(ctx)
+    lang = found[1] if found else ""
+    if not lang and ctx.draft is None and (found is None or found[0].fallback):
+        # No word decided, and no report is under way: the message's own script does
+        # (hello gets English, 你好 Chinese); inside a report an answer such as a
+        # Latin name or a URL does not switch its language.
+        lang = language_of(inbound)
+    if lang:
+        state["lang"] = lang
     if found is None:
         # Events nobody handles (VIEW, LOCATION reports) get WeChat's "no reply".
         reply = NO_REPLY if inbound.kind == "event" else ctx.say("fallback")
     else:
-        handle, lang = found
-        if lang:
-            state["lang"] = lang
-        reply = handle(ctx)
+        reply = found[0].handle(ctx)
     if ctx.draft is None:
         state.pop(DRAFT_KEY, None)
     else:
         ctx.draft.updated_at = now
         state[DRAFT_KEY] = ctx.draft.to_state()
-    if notice:
+    if expired:  # said in the language just decided
+        notice = ctx.t("draft_expired", duration=duration(ctx.lang, ctx.policy.draft_ttl))
         return Reply(f"{notice}\n{reply.text}" if reply.text else notice)
     return reply
+
+
+def language_of(inbound: Inbound) -> str:
+    """The language a text's script says ("" if it says none), identifiers left out."""
+    if inbound.kind != "text":
+        return ""
+    return script_language(inbound.text, lambda: (
+        i.raw for i in report.found_in(inbound) if i.kind != "name"))
 
 
 def _flooding(ctx: Context) -> bool:
@@ -71,8 +87,8 @@ def _flooding(ctx: Context) -> bool:
     return count + 1 > ctx.policy.messages_per_minute
 
 
-def _expire_draft(ctx: Context) -> str:
-    """Drop a draft left longer than the TTL; return the notice to prepend, if any.
+def _expire_draft(ctx: Context) -> bool:
+    """Drop a draft left longer than the TTL; True if the reporter is to be told.
 
     Housekeeping may have swept it already while the reporter was away: its mark says so.
     """
@@ -82,5 +98,5 @@ def _expire_draft(ctx: Context) -> str:
         ctx.store.discard_draft(draft.id)
         ctx.draft = None
     elif not swept or draft is not None:  # a draft begun since the sweep is news enough
-        return ""
-    return ctx.t("draft_expired", hours=max(1, ctx.policy.draft_ttl // 3600))
+        return False
+    return True

@@ -8,22 +8,22 @@ ends pushes; 查询 keeps working.
 
 from __future__ import annotations
 
+from handlers import words
 from handlers.context import Context
 from handlers.messages import Reply
 from handlers.report import evidence_item
 from handlers.router import Router
+from handlers.words import Typed
 from triage.vocabulary import display_receipt, normalise_receipt
 
 router = Router("followup")
 REPLYING = "reply_to"  # state key: the receipt the reporter's messages are added to
-_DONE = ("完成", "done")
 
 
-@router.word("补充", "add", argument=True)
+@router.word(words.ADD, argument=True)
 def start_reply(ctx: Context) -> Reply:
     """Starts adding messages to one of the reporter's own reports."""
-    typed = ctx.inbound.text.strip().split(maxsplit=1)[1:]
-    receipt = normalise_receipt(typed[0]) if typed else ctx.store.pending_question(
+    receipt = normalise_receipt(ctx.argument) if ctx.argument else ctx.store.pending_question(
         ctx.inbound.sender)
     if receipt is None:
         return ctx.say("status_bad_receipt")
@@ -33,7 +33,7 @@ def start_reply(ctx: Context) -> Reply:
     return Reply(ctx.t("reply_started", receipt=display_receipt(receipt)))
 
 
-@router.word("退订", "stop")
+@router.word(words.STOP)
 def stop(ctx: Context) -> Reply:
     """Stops status pushes to this reporter (their sealed contact is deleted)."""
     ctx.store.stop_pushes(ctx.inbound.sender, ctx.now)
@@ -43,7 +43,7 @@ def stop(ctx: Context) -> Reply:
 def _finishing(ctx: Context) -> bool:
     inbound = ctx.inbound
     return (ctx.draft is None and REPLYING in ctx.state and inbound.kind == "text"
-            and inbound.text.strip().strip("。.!！ ").casefold() in _DONE)
+            and Typed.of(inbound.text).match(words.DONE, argument=False) is not None)
 
 
 @router.when(_finishing)

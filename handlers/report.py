@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import words
 from handlers.context import Context
 from handlers.draft import Draft, Triple
 from handlers.messages import Inbound, Reply
@@ -55,6 +56,8 @@ class Step:
     retry: str  # catalog key said before asking again
     optional: bool = False  # 跳过/skip allowed
     collects: bool = False  # takes many messages, ended by 完成/done or 跳过/skip
+    required: str = "cannot_skip"  # catalog key said to 跳过/skip: what to send instead
+    pictured: str = ""  # catalog key said when a photo answers it ("": a photo does not)
 
     def answered(self, draft: Draft) -> bool:
         """Whether the draft already holds this step's answer."""
@@ -145,9 +148,11 @@ def read_evidence(ctx: Context, draft: Draft) -> str | None:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("target_type", "ask_target_type", read_target_type, "bad_target_type"),
-    Step("who", "ask_who", read_who, "bad_who"),
-    Step("what", "ask_what", read_what, "bad_what"),
+    Step("target_type", "ask_target_type", read_target_type, "bad_target_type",
+         required="cannot_skip_target_type"),
+    Step("who", "ask_who", read_who, "bad_who", required="cannot_skip_who",
+         pictured="who_pictured"),
+    Step("what", "ask_what", read_what, "bad_what", required="cannot_skip_what"),
     Step("evidence", "ask_evidence", read_evidence, "ask_evidence", optional=True,
          collects=True),
 )
@@ -158,13 +163,12 @@ router = Router("report")
 # --- starting ---------------------------------------------------------------------------
 
 
-@router.word("举报", "report", argument=True)
+@router.word(words.REPORT, argument=True)
 def start(ctx: Context) -> Reply:
     """Starts a report (or continues the open one); text after the word fills it in."""
     if ctx.draft is not None:
         return Reply(_join(ctx.t("continue_draft"), question(ctx, ctx.draft)))
-    rest = ctx.inbound.text.strip().split(maxsplit=1)[1:]
-    return begin(ctx, seed=rest[0] if rest else "")
+    return begin(ctx, seed=ctx.argument)
 
 
 @router.click("REPORT")
@@ -196,7 +200,8 @@ def begin(ctx: Context, seed: str = "", evidence: bool = False) -> Reply:
             echo = read_who(ctx, draft) or ""
             if "mp.weixin.qq.com" in ctx.inbound.url:
                 draft.target_type = "wechat_account"  # a forwarded official-account article
-        keep_evidence(ctx, draft, acknowledge=False)
+        # A photo or a location on its own is acknowledged (a link is, by its echo).
+        echo = _join(echo, keep_evidence(ctx, draft, acknowledge=ctx.inbound.kind != "link"))
     return advance(ctx, draft, echo)
 
 
@@ -223,7 +228,7 @@ def start_quick(ctx: Context) -> Reply:
 # --- words inside a draft ---------------------------------------------------------------
 
 
-@router.word("取消", "cancel")
+@router.word(words.CANCEL)
 def cancel(ctx: Context) -> Reply:
     """Drops the draft and its evidence."""
     draft, ctx.draft = ctx.draft, None
@@ -233,7 +238,7 @@ def cancel(ctx: Context) -> Reply:
     return ctx.say("cancelled")
 
 
-@router.word("返回", "back")
+@router.word(words.BACK)
 def back(ctx: Context) -> Reply:
     """Goes back to the previous question."""
     draft = ctx.draft
@@ -249,26 +254,28 @@ def back(ctx: Context) -> Reply:
     return Reply(question(ctx, draft))
 
 
-@router.word("跳过", "skip")
+@router.word(words.SKIP)
 def skip(ctx: Context) -> Reply:
     """Skips an optional question."""
-    return _end_step(ctx, lambda step: step.optional, "cannot_skip")
+    return _end_step(ctx, lambda step: step.optional, lambda step: step.required)
 
 
-@router.word("完成", "done")
+@router.word(words.DONE)
 def done(ctx: Context) -> Reply:
     """Ends a question that takes many messages (the evidence)."""
-    return _end_step(ctx, lambda step: step.collects, "answer_first")
+    return _end_step(ctx, lambda step: step.collects, lambda step: "answer_first")
 
 
-def _end_step(ctx: Context, may_end: Callable[[Step], bool], refusal: str) -> Reply:
+def _end_step(ctx: Context, may_end: Callable[[Step], bool],
+              refusal: Callable[[Step], str]) -> Reply:
     """Close the current question if `may_end` allows it, and ask the next one."""
     draft = ctx.draft
     if draft is None:
         return ctx.say("no_draft")
     step = _current(draft)
     if step is None or not may_end(step):
-        return Reply(_join(ctx.t(refusal), question(ctx, draft)))
+        said = "answer_first" if step is None else refusal(step)
+        return Reply(_join(ctx.t(said), question(ctx, draft)))
     if step.collects:
         draft.done[step.name] = True
     else:
@@ -276,7 +283,7 @@ def _end_step(ctx: Context, may_end: Callable[[Step], bool], refusal: str) -> Re
     return advance(ctx, draft)
 
 
-@router.word("提交", "submit")
+@router.word(words.SUBMIT)
 def submit(ctx: Context) -> Reply:
     """Files the confirmed report and answers with its receipt."""
     draft = ctx.draft
@@ -298,6 +305,17 @@ def submit(ctx: Context) -> Reply:
     return Reply(ctx.t("filed", receipt=display(receipt)))
 
 
+def confirming(ctx: Context) -> bool:
+    """Whether the summary is shown and the message does not ask (好的？ doubts, 好的 agrees)."""
+    text = ctx.inbound.text
+    return ctx.draft is not None and ctx.draft.step == CONFIRM and not any(
+        mark in text for mark in "?？")
+
+
+# 确认, 好的, yes, ok… file the report, at the summary only.
+router.word(words.CONFIRM, when=confirming)(submit)
+
+
 def answer(ctx: Context) -> Reply:
     """Takes a message as the answer to the current question."""
     draft = ctx.draft
@@ -310,8 +328,14 @@ def answer(ctx: Context) -> Reply:
             return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
         return Reply(_join(ctx.t("answer_first"), question(ctx, draft)))
     if inbound.kind in MEDIA_KINDS | {"location"} and not step.collects:
-        # A photo sent early is kept, and the question stands.
-        return Reply(_join(keep_evidence(ctx, draft), question(ctx, draft)))
+        # A photo sent early is kept, and the question stands, unless a photo answers it
+        # (a screenshot of who it is: the reader files what it shows).
+        before = draft.evidence
+        kept = keep_evidence(ctx, draft)
+        if step.pictured and inbound.kind == "image" and draft.evidence > before:
+            draft.skip(step.name)
+            return advance(ctx, draft, ctx.t(step.pictured))
+        return Reply(_join(kept, question(ctx, draft)))
     echo = step.read(ctx, draft)
     if echo is None:
         return Reply(_join(ctx.t(step.retry), question(ctx, draft)))
@@ -335,8 +359,13 @@ def keep_evidence(ctx: Context, draft: Draft, acknowledge: bool = True) -> str:
     item = evidence_item(ctx.inbound, ctx.now, ctx.policy.media_status)
     if item is None:
         return ""
+    # Only the evidence step ends with 完成/done: before it (a photo sent with "what
+    # happened") and at the summary, the acknowledgement must not offer the word.
+    step = _current(draft)
+    collecting = step is not None and step.collects
     if draft.evidence >= ctx.policy.max_evidence:
-        return ctx.t("evidence_full", limit=ctx.policy.max_evidence)
+        return ctx.t("evidence_full" if collecting else "evidence_full_kept",
+                     limit=ctx.policy.max_evidence)
     ctx.store.add_evidence(ctx.inbound.sender, draft.id, item)
     draft.evidence += 1
     if item.kind in ("text", "link", "voice"):
@@ -345,7 +374,8 @@ def keep_evidence(ctx: Context, draft: Draft, acknowledge: bool = True) -> str:
         draft.note_ids.extend(_triples(found_in(ctx.inbound)))
     if not acknowledge:
         return ""
-    return ctx.t("evidence_received", count=draft.evidence, kind=ctx.name(item.kind))
+    return ctx.t("evidence_received" if collecting else "evidence_kept",
+                 count=draft.evidence, kind=ctx.name(item.kind))
 
 
 def evidence_item(inbound: Inbound, now: int, media_status: str) -> EvidenceItem | None:
@@ -396,7 +426,8 @@ def summary(ctx: Context, draft: Draft) -> str:
     return ctx.t(
         "confirm",
         target=ctx.name(draft.target_type or "other"),
-        who=_shorten(draft.who or "", 60),
+        who=_shorten(draft.who or "", 60) if draft.who or "who" not in draft.skipped
+        else ctx.t("who_pictured_summary"),
         ids=_echo_items(ctx, ids) or ctx.t("nothing_recognised"),
         what=_shorten(draft.what or "", 80),
         evidence=draft.evidence,

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 from handlers.context import Context
 from handlers.messages import Reply
+from handlers.words import Typed, Words
 
 Handler = Callable[[Context], Reply]
-# Punctuation people add to a command word on a phone keyboard.
-_TRAILING = "。.!！?？~～ "
 Match = Callable[[Context], str | None]  # returns the language a match implies, "" for none
 
 
@@ -37,23 +36,25 @@ class Router:
     routes: list[Route | Router] = field(default_factory=list)
     _flattened: tuple[Route, ...] | None = None  # routes of nested routers, in order
 
-    def word(self, zh: str, en: str, *, argument: bool = False) -> Callable[[Handler], Handler]:
-        """Route the text `zh` or `en` (alone, or first when it takes an argument).
+    def word(self, words: Words, *, argument: bool = False,
+             when: Callable[[Context], bool] | None = None) -> Callable[[Handler], Handler]:
+        """Route a message that is one of `words` (or starts with one, if it takes an argument).
 
         The word sets the reply language. A word must stand alone unless it takes an
-        argument, so a description that starts with "Back then…" stays a description.
+        argument, so a description that starts with "Back then…" stays a description;
+        `when` limits the word to some moments (a confirming 好的 only at the summary).
         """
-        words = {zh: "zh", en.casefold(): "en"}
 
         def match(ctx: Context) -> str | None:
-            if ctx.inbound.kind != "text":
+            if ctx.inbound.kind != "text" or (when is not None and not when(ctx)):
                 return None
             if ctx.typed is None:  # normalised once per message, not once per route
-                ctx.typed = ctx.inbound.text.strip().strip(_TRAILING).casefold()
-            typed = ctx.typed
-            if argument:
-                typed = typed.split(maxsplit=1)[0] if typed else typed
-            return words.get(typed)
+                ctx.typed = Typed.of(ctx.inbound.text)
+            found = ctx.typed.match(words, argument)
+            if found is None:
+                return None
+            lang, ctx.argument = found
+            return lang
 
         return self._add(match)
 
@@ -85,7 +86,7 @@ class Router:
         self.routes.append(router)
         self._flattened = None
 
-    def resolve(self, ctx: Context) -> tuple[Handler, str] | None:
+    def resolve(self, ctx: Context) -> tuple[Route, str] | None:
         """Find the first route that matches, with the language its match implies."""
         if self._flattened is None:
             # A stable sort: ordinary routes in order, then the fallbacks in order.
@@ -93,7 +94,7 @@ class Router:
         for route in self._flattened:
             lang = route.match(ctx)
             if lang is not None:
-                return route.handle, lang
+                return route, lang
         return None
 
     def _flat(self) -> Iterator[Route]:

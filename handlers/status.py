@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from handlers import words
 from handlers.context import Context
 from handlers.messages import Reply
 from handlers.router import Router
 from handlers.store import ReportStatus
 from triage.vocabulary import display_receipt as display
 from triage.vocabulary import normalise_receipt as normalise
+from triage.vocabulary import shown_receipt
 
 router = Router("status")
 
@@ -18,15 +20,28 @@ RECENT = 5
 BEIJING = timezone(timedelta(hours=8))
 
 
-@router.word("查询", "status", argument=True)
+@router.word(words.STATUS, argument=True)
 def status(ctx: Context) -> Reply:
     """Shows one report by receipt, or the reporter's recent reports."""
-    typed = ctx.inbound.text.strip().split(maxsplit=1)[1:]
-    if not typed:
+    if not ctx.argument:
         return recent(ctx)
-    receipt = normalise(typed[0])
+    receipt = normalise(ctx.argument)
     if receipt is None:
         return ctx.say("status_bad_receipt")
+    return _one(ctx, receipt)
+
+
+def _bare_receipt(ctx: Context) -> bool:
+    return ctx.inbound.kind == "text" and shown_receipt(ctx.inbound.text) is not None
+
+
+@router.when(_bare_receipt)
+def status_of_bare_receipt(ctx: Context) -> Reply:
+    """Shows one report when the message is just its receipt, written as it was shown."""
+    return _one(ctx, shown_receipt(ctx.inbound.text) or "")
+
+
+def _one(ctx: Context, receipt: str) -> Reply:
     found = ctx.store.status_of(ctx.inbound.sender, receipt)
     if found is None:
         # The same answer for a mistyped receipt and for someone else's: nothing leaks.

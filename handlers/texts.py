@@ -24,7 +24,7 @@ ZH: Final[dict[str, str]] = {
     "fallback": "收到。发送「举报」开始举报，发送「帮助」查看说明。",
     "error": "抱歉，系统繁忙，请稍后再试。",
     "continue_draft": "您有一份未完成的举报，继续填写（发送「取消」可重新开始）。",
-    "draft_expired": "您上次未完成的举报超过{hours}小时未继续，已作废。",
+    "draft_expired": "您上次未完成的举报超过{duration}未继续，已作废。",
     # Each question and the summary, numbered from handlers.report.STEPS.
     "step": "（{n}/{total}）{question}",
     "ask_target_type": (
@@ -48,6 +48,9 @@ ZH: Final[dict[str, str]] = {
     ),
     "evidence_received": "已收到第{count}件证据（{kind}）。继续发送，或回复「完成」。",
     "evidence_full": "每份举报最多{limit}件证据，已达上限。请回复「完成」。",
+    # Before the evidence step and at the summary: 完成 is not an answer there.
+    "evidence_kept": "已收到{kind}，作为第{count}件证据保存。",
+    "evidence_full_kept": "每份举报最多{limit}件证据，已达上限，这件没有保存。",
     "confirm": (
         "请核对：\n类型：{target}\n对象：{who}\n识别：{ids}\n经过：{what}\n"
         "证据：{evidence}件\n回复「提交」确认，「返回」修改，「取消」放弃。"
@@ -60,6 +63,12 @@ ZH: Final[dict[str, str]] = {
     "cancelled": "已取消本次举报，填写的内容已删除。",
     "nothing_to_cancel": "当前没有正在填写的举报。",
     "cannot_skip": "这一步不能跳过。",
+    # Said to 跳过 at a required step: what to send instead.
+    "cannot_skip_target_type": "这一步不能跳过。不确定的话，回复 6（其他）。",
+    "cannot_skip_who": "这一步不能跳过。不知道名称或账号的话，发一张截图也可以。",
+    "cannot_skip_what": "这一步不能跳过。一两句话就够，例如：群里有人推荐USDT理财。",
+    "who_pictured": "已收到截图，对方的名称和账号会从图中识别。",
+    "who_pictured_summary": "见截图",
     "answer_first": "请先回答这个问题：",
     "no_draft": "当前没有正在填写的举报。发送「举报」开始。",
     "trimmed": "（内容过长，已保留前{limit}字。）",
@@ -104,7 +113,7 @@ EN: Final[dict[str, str]] = {
     "continue_draft": (
         "You have an unfinished report; let's continue (send \"cancel\" to start over)."
     ),
-    "draft_expired": "Your unfinished report was left for over {hours} hours and has been dropped.",
+    "draft_expired": "Your unfinished report was left for over {duration} and has been dropped.",
     "step": "({n}/{total}) {question}",
     "ask_target_type": (
         "What are you reporting? Reply with a number:\n"
@@ -138,6 +147,10 @@ EN: Final[dict[str, str]] = {
     ),
     "evidence_received": "Evidence #{count} received ({kind}). Send more, or reply \"done\".",
     "evidence_full": "A report takes at most {limit} pieces of evidence. Please reply \"done\".",
+    "evidence_kept": "Got it: {kind} kept as evidence #{count}.",
+    "evidence_full_kept": (
+        "A report takes at most {limit} pieces of evidence; this one was not kept."
+    ),
     "confirm": (
         "Please check:\nType: {target}\nWho: {who}\nRecognised: {ids}\nWhat: {what}\n"
         "Evidence: {evidence}\nReply \"submit\" to file it, \"back\" to change, "
@@ -151,6 +164,17 @@ EN: Final[dict[str, str]] = {
     "cancelled": "Report cancelled; what you entered has been deleted.",
     "nothing_to_cancel": "You are not writing a report right now.",
     "cannot_skip": "This step cannot be skipped.",
+    "cannot_skip_target_type": "This step cannot be skipped. Not sure? Reply 6 (other).",
+    "cannot_skip_who": (
+        "This step cannot be skipped. If you do not know the name or the account, "
+        "a screenshot is fine."
+    ),
+    "cannot_skip_what": (
+        "This step cannot be skipped. A sentence or two is enough, for example: "
+        "someone in a group promoted a USDT scheme."
+    ),
+    "who_pictured": "Screenshot received: we will read the names and accounts in it.",
+    "who_pictured_summary": "see the screenshot",
     "answer_first": "Please answer this first:",
     "no_draft": "You are not writing a report right now. Send \"report\" to start.",
     "trimmed": "(That was long; the first {limit} characters were kept.)",
@@ -215,6 +239,26 @@ def text(lang: str, key: str, **values: Any) -> str:
     """Return the catalog text `key` in `lang` (falling back to Chinese), filled in."""
     template = CATALOGS.get(lang, ZH)[key]
     return template.format(**values) if values else template
+
+
+# Units of a duration, largest first: (seconds, Chinese, English singular, English plural).
+_DAY: Final = 86400
+_UNITS: Final = ((_DAY, "天", "day", "days"), (3600, "小时", "hour", "hours"),
+                 (60, "分钟", "minute", "minutes"), (1, "秒", "second", "seconds"))
+
+
+def duration(lang: str, seconds: int) -> str:
+    """A span in the largest unit that says it exactly: 1分钟, 90 minutes, 24 hours, 3 days.
+
+    A day is said only from two on: "24小时" reads as the product's default.
+    """
+    # The last unit, a second, always fits.
+    size, zh, one, many = next(unit for unit in _UNITS if seconds % unit[0] == 0
+                               and (unit[0] != _DAY or seconds >= 2 * _DAY))
+    count = seconds // size
+    if lang == "en":
+        return f"{count} {one if count == 1 else many}"
+    return f"{count}{zh}"
 
 
 def name(lang: str, code: str) -> str:

@@ -375,3 +375,22 @@ async def test_a_voice_note_naming_a_wallet_files_it_with_the_report(
 async def test_a_pasted_payment_link_starts_a_report_about_it(weixin: WeChat) -> None:
     reply = await Reporter(weixin, "o_paste").say("https://qr.alipay.com/fkx19226ehkhzjelqx9bm0e")
     assert "支付宝收款码 fkx19226ehkhzjelqx9bm0e" in reply
+
+
+async def test_a_reporter_in_their_own_words_files_a_report_with_an_early_photo(
+    weixin: WeChat, settings: Settings
+) -> None:
+    alice = Reporter(weixin)
+    assert "举报对象是哪一类" in await alice.say("我要舉報")
+    await alice.say("1")
+    await alice.say("huobi-vip.com")
+    early = await alice.photo("early-1")  # sent while "what happened" is asked
+    assert "完成" not in early and "发生了什么" in early
+    assert "请发送证据" in await alice.say("群里有人推荐USDT理财，让我转账。")
+    assert "证据：1件" in await alice.say("完成")
+    receipt = receipt_in(await alice.say("好的"))
+    assert receipt in await alice.say(f"查询：{receipt}")
+    assert receipt in await alice.say("我的举报")
+    assert "状态：已受理" in await alice.say(receipt)
+    assert [(t, lang) for _, t, lang, _ in reports(settings)] == [("exchange", "zh")]
+    assert "Send \"report\"" in await Reporter(weixin, "o_hello").say("hello")

@@ -203,3 +203,19 @@ def test_a_phone_continues_a_draft_stored_before_drafts_were_typed(
     assert db.execute("SELECT kind, value FROM report_identifiers ORDER BY kind").fetchall() == [
         ("domain", "binance-vip.cc"), ("domain", "okx-pro.vip"),
         ("url", "http://www.binance-vip.cc"), ("wechat_id", "coinvip888")]
+
+
+@pytest.mark.parametrize(("ttl", "zh", "en"), [
+    (60, "超过1分钟", "over 1 minute and"), (120, "超过2分钟", "over 2 minutes and"),
+    (3600, "超过1小时", "over 1 hour and"), (5400, "超过90分钟", "over 90 minutes and"),
+    (86400, "超过24小时", "over 24 hours and"), (3 * 86400, "超过3天", "over 3 days and"),
+])
+def test_the_expiry_notice_says_the_real_time_the_draft_was_kept(
+    db: sqlite_utils.Database, ttl: int, zh: str, en: str,
+) -> None:
+    chinese, english = Phone(db, Policy(draft_ttl=ttl)), Phone(db, Policy(draft_ttl=ttl),
+                                                              sender="an-english-reporter")
+    chinese.say("举报")
+    english.say("report")
+    assert zh in chinese.say("你好", after=ttl + 1)
+    assert en in english.say("status", after=ttl + 1)

@@ -7,7 +7,9 @@ the CLI reads its option choices from here without loading the extractor.
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from typing import Final
 
 # What is reported, in the order the conversation numbers them (1-6).
@@ -44,8 +46,14 @@ KINDS: Final = (
 
 RECEIPT_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 RECEIPT_LENGTH: Final = 10
-# What people mistype for what (Crockford's decoding rules).
-_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+# What people mistype for what (Crockford's decoding rules), and the dashes phones type
+# for the hyphen (full-width ones NFKC makes a hyphen).
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "\u2010": "-", "\u2011": "-",
+                          "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-"})
+# Punctuation a receipt may be sent with: "ABCDE-12345。".
+_AROUND = "。.!！?？ "
+# A receipt as the bot shows it: five, a hyphen (or dash), five.
+_SHOWN = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
 
 
 def new_receipt(bits: int | None = None) -> str:
@@ -56,11 +64,25 @@ def new_receipt(bits: int | None = None) -> str:
 
 
 def normalise_receipt(typed: str) -> str | None:
-    """The receipt a reporter typed (any case, hyphens and spaces optional), or None."""
-    compact = "".join(typed.split()).replace("-", "").upper().translate(_READ_AS)
+    """The receipt a reporter typed (any case or width, hyphens and spaces optional), or None."""
+    if len(typed) > 4 * RECEIPT_LENGTH:  # room for spaces; a sentence is no receipt
+        return None
+    plain = unicodedata.normalize("NFKC", typed).strip(_AROUND).upper().translate(_READ_AS)
+    compact = "".join(plain.split()).replace("-", "")
     if len(compact) != RECEIPT_LENGTH or any(c not in RECEIPT_ALPHABET for c in compact):
         return None
     return compact
+
+
+def shown_receipt(typed: str) -> str | None:
+    """The receipt if `typed` is one written as shown (XXXXX-XXXXX, any case), or None.
+
+    Only that form counts on its own: a bare ten-letter word might be a WeChat ID.
+    """
+    if len(typed) > 2 * RECEIPT_LENGTH:  # every text is asked: a description skips NFKC
+        return None
+    plain = unicodedata.normalize("NFKC", typed).strip(_AROUND).upper().translate(_READ_AS)
+    return normalise_receipt(plain) if _SHOWN.fullmatch(plain) else None
 
 
 def display_receipt(receipt: str) -> str:
