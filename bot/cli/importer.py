@@ -40,7 +40,17 @@ from db.exports import FORMULA_STARTS
 from db.imports import Filing
 from db.pace import Pace
 from db.reports import identifiers_text
-from handlers.tips import DEFAULT_CHANNEL, FIELDS, RowError, Tip, identifiers, read_row
+from handlers.tips import (
+    DEFAULT_CHANNEL,
+    FIELDS,
+    KNOWN_FIELDS,
+    MAX_FIELD_LINES,
+    RowError,
+    Tip,
+    identifiers,
+    known_fields,
+    read_row,
+)
 from triage.vocabulary import new_receipt
 
 log = logging.getLogger(__name__)
@@ -57,8 +67,9 @@ BATCH_ROWS = 5_000  # the first batch's rows
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 1_000, 100_000
 POOL_MIN_BYTES = 1 << 20  # smaller files are read in this process: no pool to start
 MAX_SHOWN_ERRORS = 20
-# Records as they travel to workers: JSONL lines as bytes, CSV records as dicts.
-Record = tuple[int, "bytes | dict[str, str]"]
+# Records as they travel to workers: JSONL lines as bytes, CSV records as dicts, and a
+# record the CSV itself got wrong as its error (counted and named with the bad rows).
+Record = tuple[int, "bytes | dict[str, str] | RowError"]
 
 
 class ImportFailed(Exception):
@@ -98,8 +109,13 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[Record]:
 
 
 def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
+    """CSV records as dicts by header name; a record the CSV got wrong as its RowError.
+
+    Strict quoting, so a quote misplaced is an error rather than text; a quote left open
+    swallows the rows below into one field, so a field may span only MAX_FIELD_LINES.
+    """
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    reader = csv.reader(text, strict=True)
     try:
         try:
             header = [cell.strip().lower() for cell in next(reader)]
@@ -108,18 +124,54 @@ def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
         if "description" not in header:
             raise ImportFailed(["line 1: the header must name a description column "
                                 f"(columns: {', '.join(FIELDS)})"], 0)
+        unknown = [name for name in header if name and name not in KNOWN_FIELDS]
+        if unknown:
+            raise ImportFailed([f"line 1: unknown column {unknown[0]!r} (columns: "
+                                f"{known_fields()})"], 0)
+        named = sum(1 for name in header if name)  # a spreadsheet's blank columns aside
         previous_end = reader.line_num
-        for row in reader:
-            line, previous_end = previous_end + 1, reader.line_num
+        while True:
+            line = previous_end + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield line, RowError(_csv_problem(str(error), line, reader.line_num))
+                previous_end = reader.line_num
+                continue
+            previous_end = reader.line_num
+            if previous_end - line >= MAX_FIELD_LINES:
+                yield line, RowError(
+                    f"line {line}: a quoted field runs over {previous_end - line + 1} lines, "
+                    f"to line {previous_end}: a quote left open? (a field holds at most "
+                    f"{MAX_FIELD_LINES} lines)")
+                continue
             if not any(cell.strip() for cell in row):
                 continue
+            if any(cell.strip() and not (i < len(header) and header[i])
+                   for i, cell in enumerate(row)):
+                filled = sum(1 for cell in row if cell.strip())
+                yield line, RowError(
+                    f"line {line}: {max(len(row), filled)} fields, but the header names "
+                    f"{named} (a comma in a field that is not quoted?)")
+                continue
             yield line, {name: _unguard(cell) for name, cell in zip(header, row, strict=False)
-                         if cell != ""}
+                         if name and cell != ""}
     except UnicodeDecodeError:
         raise ImportFailed([f"line {reader.line_num + 1}: not UTF-8 text "
                             "(save the file as UTF-8)"], 0) from None
-    except csv.Error as error:
-        raise ImportFailed([f"line {reader.line_num}: {error}"], 0) from None
+
+
+def _csv_problem(error: str, line: int, at: int) -> str:
+    """What the csv module's complaint means for the person who wrote the file."""
+    if "unexpected end of data" in error:
+        return (f"line {line}: a quote opened on this line is never closed (the field runs "
+                f"to the end of the file, line {at})")
+    if "expected after" in error:
+        return (f"line {at}: text after a closing quote (a quote inside a quoted field is "
+                'written twice: "")')
+    return f"line {line}: {error}"
 
 
 def _unguard(cell: str) -> str:
@@ -168,6 +220,8 @@ def _init_worker(secret_key: str, channel: str) -> None:
 
 def _tip(record: Record) -> Tip:
     line, data = record
+    if isinstance(data, RowError):
+        raise data
     if isinstance(data, bytes):
         try:
             fields = json.loads(data)
