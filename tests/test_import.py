@@ -243,7 +243,7 @@ def test_tips_piped_on_stdin_import(settings: Settings, tmp_path: Path) -> None:
     result = run(["import", "-"], env(settings), tmp_path, stdin=body)
     assert result.returncode == 0, result.stderr
     assert "3 rows from stdin: 3 filed" in result.stderr
-    assert result.stdout == ""
+    assert len(result.stdout.splitlines()) == 4  # the receipts; messages stay on stderr
 
 
 def test_a_big_file_goes_through_the_worker_pool_in_order(
@@ -508,3 +508,49 @@ def test_every_column_an_export_writes_is_known_to_import() -> None:
     from handlers.tips import KNOWN_FIELDS
 
     assert set(COLUMNS) <= set(KNOWN_FIELDS)
+
+
+# --- receipts a hotline caller can be given (issue 19, item 12) -------------------------
+
+
+def receipts_by_line(settings: Settings) -> dict[int, str]:
+    """The receipt filed for each description "第N条", by N."""
+    return {int(d[1:d.index("条")]): f"{r[:5]}-{r[5:]}" for r, d in rows(
+        settings.db_path, "SELECT receipt, description FROM reports")}
+
+
+def test_an_admin_who_imports_hotline_calls_can_give_each_caller_their_receipt(
+    settings: Settings, tmp_path: Path
+) -> None:
+    tips = csv_file(tmp_path / "calls.csv", "description,who,received_at\r\n"
+                    "第2条：来电称充值后无法提现,coinvip.cc,2024-06-03\r\n"
+                    "\r\n"
+                    "\"第4条：来电称群里推荐\r\nUSDT理财\",huobi-pro.vip,2024-06-03\r\n"
+                    "第6条：来信反映公众号推荐,def.com,2024-06-04\r\n")
+    result = run(["import", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 0, result.stderr
+    filed = receipts_by_line(settings)
+    assert sorted(filed) == [2, 4, 6]
+    assert result.stdout.splitlines() == [
+        "line  receipt", f"2     {filed[2]}", f"4     {filed[4]}", f"6     {filed[6]}"]
+    assert "3 filed, 0 skipped" in result.stderr and filed[2] not in result.stderr
+
+    # As JSON, for a script that mails them out; a row already filed gets none again.
+    more = jsonl(tmp_path / "more.jsonl", [{"description": "第1条：来电称被骗", "who": "x.com",
+                                            "received_at": "2024-06-05"},
+                                           {"description": "第2条：来电称被骗", "who": "y.com",
+                                            "received_at": "2024-06-05"}])
+    result = run(["import", "--json", str(more)], env(settings), tmp_path)
+    assert result.returncode == 0, result.stderr
+    new = {n: r for n, r in receipts_by_line(settings).items() if r not in filed.values()}
+    assert json.loads(result.stdout) == [{"line": 1, "receipt": new[1]},
+                                         {"line": 2, "receipt": new[2]}]
+    result = run(["import", "--json", str(more)], env(settings), tmp_path)
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+    assert "0 filed, 2 skipped" in result.stderr
+
+
+def test_an_import_that_fails_prints_no_receipts(settings: Settings, tmp_path: Path) -> None:
+    tips = jsonl(tmp_path / "t.jsonl", [{"description": "第1条：被骗"}, {"who": "x.com"}])
+    result = run(["import", "--json", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 1 and result.stdout == ""

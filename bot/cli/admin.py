@@ -9,11 +9,12 @@ Imports, backups, purges and exports are recorded in admin_log.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -189,8 +190,11 @@ def _version() -> str:
               help="Row format [default: csv for a .csv file name, else jsonl].")
 @click.option("--channel", default="import", show_default=True,
               help="Channel of rows that name none (hotline, email, letter…).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print the receipts filed as JSON: [{"line": N, "receipt": "XXXXX-XXXXX"}] '
+                   "(--format names the rows read).")
 @pass_obj
-def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
+def import_(obj: Obj, file: str, fmt: str | None, channel: str, as_json: bool) -> None:
     """Import tips from other channels (hotline, e-mail, letters) as reports.
 
     Rows (JSON lines, or CSV with a header): description (required), who, target_type
@@ -200,15 +204,17 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
     --format jsonl` wrote imports back: a receipt already filed is skipped, as is a row
     already imported. All or nothing: if any row is bad, each bad row is named by line
     and nothing stays imported (batches filed before the first bad row are taken back).
+    Once all is filed, the receipt of each report filed is printed on stdout against its
+    row's line, for the caller or writer it belongs to (--json: as JSON).
 
     \b
     Example:
       tipline import hotline-2024-06.jsonl --channel hotline
       tipline import --format csv letters.csv
+      tipline import --json calls.csv > receipts.json
       tipline export --format jsonl | tipline --db other.db import -
     """
-    from bot.cli.importer import ImportFailed, detect_format, import_tips
-    from db.connection import Unopenable
+    from bot.cli.importer import detect_format, import_tips
     from handlers.tips import RowError, read_row
 
     try:
@@ -235,11 +241,31 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
 
         return update
 
-    try:
-        result = import_tips(file, fmt, db_path=settings.db_path,
-                             secret_key=settings.secret_key, actor=actor(),
-                             now=int(time.time()), channel=channel.lower(),
+    with tempfile.TemporaryFile(prefix="tipline-receipts-") as receipts:
+        result = _run_import(import_tips, name, bars, receipts, file, fmt,
+                             db_path=settings.db_path, secret_key=settings.secret_key,
+                             actor=actor(), now=int(time.time()), channel=channel.lower(),
                              progress=bar("import"), indexing=bar("entities"))
+        receipts.seek(0)
+        try:
+            _print_receipts(receipts, as_json)
+        except BrokenPipeError:
+            reader_left()
+    click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
+               f"{result.skipped:,} skipped (already filed)", err=True)
+    if result.index_error:
+        click.echo(f"note: triage's tables were not brought up to date ({result.index_error});"
+                   " the next `tipline triage` does it", err=True)
+
+
+def _run_import(import_tips: Callable[..., Any], name: str, bars: ExitStack,
+                receipts: IO[bytes], *args: Any, **options: Any) -> Any:
+    """Run the import, each failure one line (bad rows first, one line each on stderr)."""
+    from bot.cli.importer import ImportFailed
+    from db.connection import Unopenable
+
+    try:
+        return import_tips(*args, receipts=receipts, **options)
     except ImportFailed as failed:
         outcome = ("nothing was imported" if failed.undo_failed is None else
                    "the reports filed before could not all be taken back "
@@ -259,11 +285,27 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
         raise click.ClickException(f"cannot read {name}: {error.strerror}") from None
     finally:
         bars.close()
-    click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
-               f"{result.skipped:,} skipped (already filed)", err=True)
-    if result.index_error:
-        click.echo(f"note: triage's tables were not brought up to date ({result.index_error});"
-                   " the next `tipline triage` does it", err=True)
+
+
+def _print_receipts(lines: IO[bytes], as_json: bool) -> None:
+    """Print the "LINE RECEIPT" lines an import wrote: a table, or a JSON array."""
+    from triage.vocabulary import display_receipt
+
+    out = sys.stdout
+    first = True
+    for raw in lines:
+        number, receipt = raw.decode().split()
+        if as_json:
+            out.write(f'{"[" if first else ","}\n  {{"line": {int(number)}, '
+                      f'"receipt": "{display_receipt(receipt)}"}}')
+        else:
+            if first:
+                out.write("line  receipt\n")
+            out.write(f"{number:<5} {display_receipt(receipt)}\n")
+        first = False
+    if as_json:
+        out.write("[]\n" if first else "\n]\n")
+    out.flush()
 
 
 # --- backup -----------------------------------------------------------------------------

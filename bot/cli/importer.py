@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -268,7 +269,7 @@ def prepare_chunk(chunk: list[Record]) -> Chunk:
         filings.append(Filing(
             tip.receipt, reporter, tip.channel, tip.status, tip.target_type, tip.who,
             tip.description, tip.lang, tip.received_at, tip.assignee, found,
-            identifiers_text(found),
+            identifiers_text(found), tip.line,
         ))
     return Chunk(len(chunk), chunk[-1][0], [] if errors else filings, errors)
 
@@ -320,12 +321,15 @@ def import_tips(
     progress: Callable[[int, int], None] | None = None,
     indexing: Callable[[int, int], None] | None = None,
     stdin: IO[bytes] | None = None,
+    receipts: IO[bytes] | None = None,
 ) -> ImportResult:
     """File every row of `source` (a path, or "-" for `stdin`), or none if any is bad.
 
     Raises ImportFailed (nothing stays filed) if any row is bad, OSError if the file
     cannot be read. `progress(lines_done, lines)` is called as batches commit, then
     `indexing(reports_done, reports)` as triage's entity tables take them in.
+    `receipts` gets a "LINE RECEIPT" line for each report filed, as its batch commits
+    (a file, not memory: a million receipts; and worthless unless the import completes).
     """
     from db.admin import log_action
     from db.migrations import migrate
@@ -368,7 +372,9 @@ def import_tips(
                 outcome = imports.file_batch(
                     db, batch, now=now, actor=f"import:{actor}", new_receipt=new_receipt,
                     anonymous=lambda receipt: pseudonymise(f"anonymous:{receipt}"))
-                filed.append(outcome)
+                filed.append(dataclasses.replace(outcome, assigned=()))  # kept to undo
+            if receipts is not None:
+                receipts.write("".join(f"{n} {r}\n" for n, r in outcome.assigned).encode())
             # Only rows written say what a row costs: skipped ones (already filed) are
             # nearly free, and a file of them would grow the batches far past the pace.
             pace.done(started, outcome.filed, full=len(batch) >= pace.size)
