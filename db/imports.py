@@ -49,15 +49,20 @@ class Filing(NamedTuple):
     assignee: str | None
     identifiers: tuple[tuple[str, str, str], ...]
     identifiers_text: str | None  # db.reports.identifiers_text of them
+    line: int = 0  # of the file it came from: the receipt drawn is printed against it
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What one batch did: its reports have the ids first_id … first_id + filed - 1."""
+    """What one batch did: its reports have the ids first_id … first_id + filed - 1.
+
+    `assigned` holds (line, receipt) of each report it filed, in filing order.
+    """
 
     filed: int
     skipped: int
     first_id: int = 0
+    assigned: tuple[tuple[int, str], ...] = ()
 
 
 def _chunks(values: Sequence[object]) -> Iterable[Sequence[object]]:
@@ -148,7 +153,9 @@ def file_batch(
         conn.executemany(
             "INSERT INTO report_history (report_id, at, actor, action, detail) "
             "VALUES (?, ?, ?, 'imported', ?)", history)
-    return BatchResult(len(reports), len(filings) - len(reports), first_id)
+    assigned = tuple((filing.line, receipt)
+                     for (_, filing), receipt in zip(keep, receipts, strict=True))
+    return BatchResult(len(reports), len(filings) - len(reports), first_id, assigned)
 
 
 def unfile(db: sqlite_utils.Database, batches: Sequence[BatchResult]) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from db.connection import write_transaction
-from triage.watchlist import Entry, lookup_terms
+from triage.watchlist import Entry, Listed, lookup_terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +65,16 @@ def watchlist_match(db: sqlite_utils.Database, kind: str, value: str) -> str | N
 def watchlist_names(db: sqlite_utils.Database) -> list[str]:
     """Return the names on the watchlist, sorted."""
     return [str(name) for (name,) in db.execute("SELECT name FROM watchlist ORDER BY name")]
+
+
+def list_entries(db: sqlite_utils.Database) -> list[Listed]:
+    """Every entry with its aliases, domains and addresses, by name."""
+    terms: dict[str, list[tuple[str, str]]] = {}
+    for name, kind, value in db.execute(
+        "SELECT w.name, t.kind, t.value FROM watchlist AS w "
+        "LEFT JOIN watchlist_terms AS t ON t.watchlist_id = w.id ORDER BY w.name"
+    ):
+        found = terms.setdefault(str(name), [])
+        if kind is not None:
+            found.append((str(kind), str(value)))
+    return [Listed.of(name, found) for name, found in terms.items()]

@@ -4,8 +4,9 @@
 code or its number 1-6), `received_at` (ISO 8601; Beijing time without an offset),
 `reporter`, `channel`. What `tipline export --format jsonl` writes reads back too: a row
 may carry its `receipt` (kept; a receipt already filed is skipped, never duplicated),
-`status`, `assignee`, `lang` and `identifiers`; other columns (evidence_count, updated_at…) are
-ignored.
+`status`, `assignee`, `lang` and `identifiers`; the columns it derives (evidence_count,
+updated_at) are ignored. Any other column is an error naming the line: a misspelt
+`recieved_at` silently dropped would lose what the row said.
 
 A row's identifiers are what the chat would have filed for the same "who" answer and
 description (`identifiers`): the same extraction, the same rule that a bare answer
@@ -31,6 +32,13 @@ from triage.times import BadTime, parse_time
 from triage.vocabulary import KINDS, STATUSES, TARGET_TYPES, normalise_receipt
 
 FIELDS = ("description", "who", "target_type", "received_at", "reporter", "channel")
+# What an export's row carries besides FIELDS: read back, or (derived) recomputed.
+EXPORT_FIELDS = ("receipt", "status", "assignee", "lang", "identifiers")
+DERIVED_FIELDS = ("evidence_count", "updated_at")
+KNOWN_FIELDS = FIELDS + EXPORT_FIELDS + DERIVED_FIELDS
+# Lines one CSV field may span. A letter's paragraphs fit well inside; a field running
+# longer is most likely a quote left open, swallowing the rows below it into one.
+MAX_FIELD_LINES = 100
 DEFAULT_CHANNEL = "import"
 MAX_DESCRIPTION = 20_000  # characters: a long letter, transcribed
 MAX_WHO = 2_000
@@ -76,8 +84,17 @@ class Tip:
         return "zh" if _CJK.search(self.description) else "en"
 
 
+def known_fields() -> str:
+    """The fields a row may have, for an error message."""
+    return (f"{', '.join(FIELDS)}; from an export also "
+            f"{', '.join(EXPORT_FIELDS + DERIVED_FIELDS)}")
+
+
 def read_row(fields: Mapping[str, Any], line: int, channel: str = DEFAULT_CHANNEL) -> Tip:
     """Validate one row (a JSON object or a CSV record) into a Tip, or raise RowError."""
+    for name in fields:
+        if name not in KNOWN_FIELDS:
+            raise RowError(f"line {line}: unknown field {name!r} (fields: {known_fields()})")
 
     def text(name: str, limit: int) -> str:
         value = fields.get(name)

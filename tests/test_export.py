@@ -332,3 +332,88 @@ def test_a_bundle_names_evidence_by_its_bytes_not_its_declared_type(
     assert code == 0, output
     names = sorted(p.suffix for p in (tmp_path / "bag" / "data" / "evidence").iterdir())
     assert names == [".bin", ".png"]
+
+
+# --- spreadsheets a newcomer opens (issue 19, item 11) ----------------------------------
+
+
+def shown_width(value: object) -> int:
+    """Columns a value takes on screen: Chinese (wide) characters two each."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(value))
+
+
+def test_an_xlsx_opens_with_columns_as_wide_as_their_content_and_the_header_frozen(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    from triage.exports import XLSX_MAX_WIDTH
+
+    out = tmp_path / "reports.xlsx"
+    assert invoke(settings, "export", "--format", "xlsx", "-o", str(out))[0] == 0
+    sheet = load_workbook(out).active
+    assert sheet.freeze_panes == "A2"  # the header stays in view while scrolling
+    table = list(sheet.iter_rows(values_only=True))
+    widths = {name: sheet.column_dimensions[get_column_letter(i)].width
+              for i, name in enumerate(table[0], 1)}
+    for i, name in enumerate(table[0]):
+        widest = max(shown_width(row[i]) for row in table if row[i] is not None)
+        assert widths[name] == min(XLSX_MAX_WIDTH, widest + 2), name
+    # A receipt and a time are shown whole; Chinese text counts double, up to the cap.
+    assert widths["receipt"] == 13 and widths["received_at"] == 27
+    assert widths["who"] == widths["description"] == XLSX_MAX_WIDTH
+    assert widths["status"] == len("status") + 2
+
+
+def test_an_admin_with_old_excel_exports_gb18030_and_it_imports_back(
+    settings: Settings, filed: dict[str, str], tmp_path: Path
+) -> None:
+    planted = '＝HYPERLINK("http://evil.example","点我") 转到这里'
+    Reporter(settings.db_path, "o_dave", now=JUNE_1).file("evil-ex.com", planted)
+    out = tmp_path / "reports.csv"
+    code, output = invoke(settings, "export", "--encoding", "gb18030", "-o", str(out))
+    assert code == 0, output
+    data = out.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")  # no UTF-8 mark: old Excel reads the locale's
+    text = data.decode("gb18030")
+    assert "群里有人推荐USDT理财" in text and "'＝HYPERLINK(" in text and "'=HYPERLINK(" in text
+    exported = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert exported == read_csv_utf8(settings, tmp_path)
+
+    # Both encodings import back, found out or named, the guards taken off again.
+    columns = "receipt, reporter, status, target_type, who, description, received_at"
+    for n, args in enumerate([[], ["--encoding", "gb18030"]]):
+        other = tmp_path / f"other{n}.db"
+        code, output = invoke(settings, "--db", str(other), "import", *args, str(out))
+        assert code == 0, output
+        assert rows(other, f"SELECT {columns} FROM reports ORDER BY receipt") == rows(
+            settings.db_path, f"SELECT {columns} FROM reports ORDER BY receipt")
+    code, output = invoke(settings, "--db", str(tmp_path / "x.db"), "import", "--encoding",
+                          "utf-8", str(out))
+    assert code == 1 and "line 2: not UTF-8 text" in output, output
+
+
+def read_csv_utf8(settings: Settings, tmp_path: Path) -> list[dict[str, str]]:
+    """The same export in the default encoding (UTF-8 with a BOM)."""
+    out = tmp_path / "utf8.csv"
+    assert invoke(settings, "export", "-o", str(out))[0] == 0
+    return read_csv(out)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["export", "--format", "jsonl", "--encoding", "gb18030"],
+     "Error: --encoding gb18030 is for CSV (JSON lines are always UTF-8; an xlsx has none)"),
+    (["import", "--encoding", "gb18030", "reports.jsonl"],
+     "Error: --encoding gb18030 is for CSV (JSON lines are always UTF-8; an xlsx has none)"),
+    (["export", "--encoding", "gbk"], "Error: --encoding: unknown value 'gbk'; use one of "
+                                      "utf-8, gb18030"),
+])
+def test_an_encoding_other_formats_cannot_have_is_one_line(
+    settings: Settings, filed: dict[str, str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run(args, env(settings), tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message

@@ -168,8 +168,8 @@ def test_importing_the_same_hotline_file_twice_files_it_once(
 
 def test_a_csv_from_a_spreadsheet_imports(settings: Settings, tmp_path: Path) -> None:
     tips = tmp_path / "letters.csv"
-    tips.write_bytes("\ufeffDescription,who,target_type,received_at,reporter,notes\r\n"
-                     "\"有人推荐虚拟币,说稳赚\",huobi-pro.vip,5,2024-06-01,王某,x\r\n"
+    tips.write_bytes("\ufeffDescription,who,target_type,received_at,reporter,\r\n"
+                     "\"有人推荐虚拟币,说稳赚\",huobi-pro.vip,5,2024-06-01,王某,\r\n"
                      ",,,,,\r\n"
                      "'-5000元被骗,'=1+1,other,,,\r\n".encode())
     code, output = invoke(settings, "import", "--channel", "letter", str(tips))
@@ -243,7 +243,7 @@ def test_tips_piped_on_stdin_import(settings: Settings, tmp_path: Path) -> None:
     result = run(["import", "-"], env(settings), tmp_path, stdin=body)
     assert result.returncode == 0, result.stderr
     assert "3 rows from stdin: 3 filed" in result.stderr
-    assert result.stdout == ""
+    assert len(result.stdout.splitlines()) == 4  # the receipts; messages stay on stderr
 
 
 def test_a_big_file_goes_through_the_worker_pool_in_order(
@@ -413,3 +413,144 @@ def test_rows_already_filed_teach_the_pace_nothing(
                                   now=1, workers=1)
     assert (result.filed, result.skipped) == (45, 55)
     assert batches == [(10, 0)] * 5 + [(10, 5), (20, 20), (20, 20)]
+
+
+# --- a CSV that a spreadsheet, or a hand, got wrong (issue 19, item 10) -------------------
+
+
+def csv_file(path: Path, text: str) -> Path:
+    path.write_bytes(("\ufeff" + text).encode())
+    return path
+
+
+def test_a_quote_left_open_in_a_csv_is_named_by_line_and_nothing_is_imported(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The quote opened on line 3 swallowed the rest: a bad type and a bad date among it.
+    tips = csv_file(tmp_path / "hotline.csv",
+                    "description,who,target_type,received_at\r\n"
+                    "来电称充值后无法提现,coinvip.cc,1,2024-06-03\r\n"
+                    "\"来电称群里推荐USDT理财,huobi-pro.vip,2,2024-06-03\r\n"
+                    "有人推荐虚拟币,abc.com,9,2024-06-03\r\n"
+                    "来信反映公众号推荐,def.com,3,yesterday\r\n"
+                    "来电称被骗,ghi.com,4,2024-06-04\r\n")
+    result = run(["import", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"{tips}: line 3: a quote opened on this line is never closed (the field runs to "
+        "the end of the file, line 6)",
+        f"Error: 1 bad row(s) in {tips}; nothing was imported"]
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+
+
+def test_a_quoted_field_that_swallows_more_lines_than_a_letter_has_is_named_by_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from handlers.tips import MAX_FIELD_LINES
+
+    letter = "\r\n".join(f"第{n}段" for n in range(MAX_FIELD_LINES))  # as many lines as allowed
+    swallowed = "\r\n".join(f"来电{n},site{n}.com" for n in range(MAX_FIELD_LINES + 1))
+    tips = csv_file(tmp_path / "t.csv",
+                    f"description,who\r\n\"{letter}\",letter.com\r\n"
+                    f"\"来电称{swallowed}\",x.com\r\n来电称被骗,ok.com\r\n"
+                    "\"text\" after the quote,y.com\r\n")
+    result = run(["import", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 1, result.stderr
+    third = 3 + MAX_FIELD_LINES - 1
+    assert result.stderr.strip().splitlines() == [
+        f"{tips}: line {third}: a quoted field runs over {MAX_FIELD_LINES + 1} lines, to "
+        f"line {third + MAX_FIELD_LINES}: a quote left open? (a field holds at most "
+        f"{MAX_FIELD_LINES} lines)",
+        f"{tips}: line {third + MAX_FIELD_LINES + 2}: text after a closing quote (a quote "
+        "inside a quoted field is written twice: \"\")",
+        f"Error: 2 bad row(s) in {tips}; nothing was imported"]
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+    # The letter alone, as long as allowed, imports whole.
+    alone = csv_file(tmp_path / "letter.csv", f"description,who\r\n\"{letter}\",letter.com\r\n")
+    result = run(["import", str(alone)], env(settings), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert rows(settings.db_path, "SELECT description FROM reports") == [(letter,)]
+
+
+def test_unknown_columns_are_errors_naming_the_line(settings: Settings, tmp_path: Path) -> None:
+    misspelt = csv_file(tmp_path / "a.csv",
+                        "description,who,recieved_at\r\n被骗,x.com,2024-06-01\r\n")
+    result = run(["import", str(misspelt)], env(settings), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {misspelt}: line 1: unknown column 'recieved_at' (columns: description, "
+        "who, target_type, received_at, reporter, channel; from an export also receipt, "
+        "status, assignee, lang, identifiers, evidence_count, updated_at); nothing was "
+        "imported")
+    # A row with more fields than the header names: an unquoted comma, most likely.
+    extra = csv_file(tmp_path / "b.csv", "description,who,\r\n被骗,x.com,\r\n"
+                     "有人推荐虚拟币,说稳赚,y.com\r\n被骗,z.com,,,\r\n")
+    result = run(["import", str(extra)], env(settings), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"{extra}: line 3: 3 fields, but the header names 2 (a comma in a field that is not "
+        "quoted?)",
+        f"Error: 1 bad row(s) in {extra}; nothing was imported"]
+    lines = jsonl(tmp_path / "c.jsonl", [{"description": "被骗"},
+                                         {"description": "被骗", "notes": "回电"}])
+    result = run(["import", str(lines)], env(settings), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[0] == (
+        f"{lines}: line 2: unknown field 'notes' (fields: description, who, target_type, "
+        "received_at, reporter, channel; from an export also receipt, status, assignee, "
+        "lang, identifiers, evidence_count, updated_at)")
+    assert not settings.db_path.exists() or rows(
+        settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+
+
+def test_every_column_an_export_writes_is_known_to_import() -> None:
+    from db.exports import COLUMNS
+    from handlers.tips import KNOWN_FIELDS
+
+    assert set(COLUMNS) <= set(KNOWN_FIELDS)
+
+
+# --- receipts a hotline caller can be given (issue 19, item 12) -------------------------
+
+
+def receipts_by_line(settings: Settings) -> dict[int, str]:
+    """The receipt filed for each description "第N条", by N."""
+    return {int(d[1:d.index("条")]): f"{r[:5]}-{r[5:]}" for r, d in rows(
+        settings.db_path, "SELECT receipt, description FROM reports")}
+
+
+def test_an_admin_who_imports_hotline_calls_can_give_each_caller_their_receipt(
+    settings: Settings, tmp_path: Path
+) -> None:
+    tips = csv_file(tmp_path / "calls.csv", "description,who,received_at\r\n"
+                    "第2条：来电称充值后无法提现,coinvip.cc,2024-06-03\r\n"
+                    "\r\n"
+                    "\"第4条：来电称群里推荐\r\nUSDT理财\",huobi-pro.vip,2024-06-03\r\n"
+                    "第6条：来信反映公众号推荐,def.com,2024-06-04\r\n")
+    result = run(["import", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 0, result.stderr
+    filed = receipts_by_line(settings)
+    assert sorted(filed) == [2, 4, 6]
+    assert result.stdout.splitlines() == [
+        "line  receipt", f"2     {filed[2]}", f"4     {filed[4]}", f"6     {filed[6]}"]
+    assert "3 filed, 0 skipped" in result.stderr and filed[2] not in result.stderr
+
+    # As JSON, for a script that mails them out; a row already filed gets none again.
+    more = jsonl(tmp_path / "more.jsonl", [{"description": "第1条：来电称被骗", "who": "x.com",
+                                            "received_at": "2024-06-05"},
+                                           {"description": "第2条：来电称被骗", "who": "y.com",
+                                            "received_at": "2024-06-05"}])
+    result = run(["import", "--json", str(more)], env(settings), tmp_path)
+    assert result.returncode == 0, result.stderr
+    new = {n: r for n, r in receipts_by_line(settings).items() if r not in filed.values()}
+    assert json.loads(result.stdout) == [{"line": 1, "receipt": new[1]},
+                                         {"line": 2, "receipt": new[2]}]
+    result = run(["import", "--json", str(more)], env(settings), tmp_path)
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+    assert "0 filed, 2 skipped" in result.stderr
+
+
+def test_an_import_that_fails_prints_no_receipts(settings: Settings, tmp_path: Path) -> None:
+    tips = jsonl(tmp_path / "t.jsonl", [{"description": "第1条：被骗"}, {"who": "x.com"}])
+    result = run(["import", "--json", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 1 and result.stdout == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -254,3 +255,73 @@ def test_the_allowlist_is_packaged_and_every_entry_is_a_registrable_domain() -> 
 def test_parse_errors_are_watchlist_errors() -> None:
     with pytest.raises(WatchlistError, match="line 2"):
         parse_csv((HEADER + f"ScamX,,,{TRON[:-1]}\n").encode())
+
+
+# ------------------------------------------------------------------- list (issue 19, item 12)
+
+
+def tipline(*args: str, stdin: str = "", columns: int = 80) -> subprocess.CompletedProcess[str]:
+    """`tipline ARGS` in a real process, on a terminal-like 80 columns when one is asked."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "TIPLINE_"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], env={**env, "COLUMNS":
+                          str(columns)}, input=stdin, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_an_admin_lists_the_watchlist_whole_and_it_imports_back(tmp_path: Path) -> None:
+    db_path = tmp_path / "t.db"
+    text = (HEADER + "Huobi,火币;火币网;HTX;Huobi Global,https://www.Huobi.com/zh;htx.com,"
+            f"{EVM};{TRON}\nScamX,,scamx-exchange-official-site.vip,{BTC_BECH32}\n"
+            "Binance,币安,,\n")
+    assert import_csv(db_path, text)[0] == 0
+
+    shown = tipline("--db", str(db_path), "watchlist", "list")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["name", "aliases", "domains", "addresses"]
+    assert [line.split()[0] for line in lines[1:] if not line.startswith(" ")] == [
+        "Binance", "Huobi", "ScamX"]
+    # Nothing cut at 80 columns: every alias, domain and address whole, one a line.
+    for whole in ("Huobi Global", "火币网", "huobi.com", "htx.com", EVM.lower(), TRON,
+                  "scamx-exchange-official-site.vip", BTC_BECH32):
+        assert whole in shown.stdout, whole
+    assert "…" not in shown.stdout
+    assert shown.stderr == ""
+
+    as_json = tipline("--db", str(db_path), "watchlist", "list", "--format", "json")
+    assert json.loads(as_json.stdout)[1] == {
+        "name": "Huobi", "aliases": ["火币", "火币网", "HTX", "Huobi Global"],
+        "domains": ["htx.com", "huobi.com"], "addresses": [EVM.lower(), TRON]}
+
+    as_csv = tipline("--db", str(db_path), "watchlist", "list", "--format", "csv")
+    assert as_csv.stdout.splitlines()[:2] == [
+        "\ufeffname,aliases,domains,addresses", "Binance,币安,,"]
+    other = tmp_path / "other.db"
+    again = tipline("--db", str(other), "watchlist", "import", "-", stdin=as_csv.stdout)
+    assert again.returncode == 0, again.stderr
+    terms = "SELECT w.name, t.kind, t.value FROM watchlist_terms AS t JOIN watchlist AS w " \
+            "ON w.id = t.watchlist_id ORDER BY 1, 2, 3"
+    assert list(connect(other).execute(terms)) == list(connect(db_path).execute(terms))
+    assert tipline("--db", str(other), "watchlist", "list").stdout == shown.stdout
+
+
+def test_an_entry_imported_before_the_listing_existed_lists_its_alias_keys(
+    db: sqlite_utils.Database,
+) -> None:
+    from db.watchlist import list_entries
+
+    [entry] = parse_csv((HEADER + "Huobi,火币;HTX,huobi.com,\n").encode())
+    import_entries(db, [entry], 1)
+    db.execute("DELETE FROM watchlist_terms WHERE kind = 'aliases'")  # as stored before
+    [listed] = list_entries(db)
+    assert (listed.name, listed.aliases, listed.domains) == ("Huobi", ["htx", "火币"],
+                                                            ["huobi.com"])
+
+
+def test_an_empty_watchlist_lists_as_nothing(tmp_path: Path) -> None:
+    db_path = tmp_path / "t.db"
+    assert import_csv(db_path, HEADER)[0] == 0
+    shown = tipline("--db", str(db_path), "watchlist", "list")
+    assert (shown.returncode, shown.stdout, shown.stderr) == (0, "", "watchlist: empty\n")
+    shown = tipline("--db", str(db_path), "watchlist", "list", "--format", "json")
+    assert json.loads(shown.stdout) == []

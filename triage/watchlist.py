@@ -10,24 +10,31 @@ terms, the rows db/watchlist.py stores and matches on:
                  since it would flag every report that mentions it
   evm btc tron   classified and validated by the extractor's checksum validators, in the
                  extractor's value form, so a stored address equals an extracted one
+  aliases        the aliases as written, "; "-joined, for `tipline watchlist list` (never
+                 looked up: no identifier has this kind)
 Everything is validated before anything is stored; the first problem is a WatchlistError
-whose message names the line. Pure: no I/O.
+whose message names the line. `Listed` turns an entry's terms back into the four columns
+(`tipline watchlist list`: a table that never cuts, JSON, or a CSV `parse_csv` reads).
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from triage import wallets
 from triage.allowlist import is_allowlisted, registrable
+from triage.exports import shown_width
 from triage.normalise import match_key, pinyin_key
 
 COLUMNS = ("name", "aliases", "domains", "addresses")
 NAME_KINDS = ("name", "pinyin")
 ADDRESS_KINDS = ("evm", "btc", "tron")
+ALIASES = "aliases"  # the term kind holding an entry's aliases as written
 _MIN_NAME_KEY = 2  # one letter would match every one-letter name
 
 
@@ -100,6 +107,8 @@ def entry_terms(name: str, aliases: list[str], domains: list[str], addresses: li
                 "(wrong length, characters or checksum)"
             )
         terms.append(address)
+    if aliases:
+        terms.append((ALIASES, "; ".join(aliases)))
     return tuple(dict.fromkeys(terms))
 
 
@@ -171,3 +180,63 @@ def lookup_terms(kind: str, value: str) -> list[tuple[str, str]]:
         address = classify_address(value.strip())
         return [address] if address else []
     return []
+
+
+# --- listing --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One watchlist entry as `tipline watchlist list` shows it: the CSV's four columns."""
+
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)  # registrable: what matches
+    addresses: list[str] = field(default_factory=list)  # in the extractor's form
+
+    @classmethod
+    def of(cls, name: str, terms: Iterable[tuple[str, str]]) -> Listed:
+        """The entry with these stored terms."""
+        terms = list(terms)
+        written = [value for kind, value in terms if kind == ALIASES]
+        if written:
+            aliases = _items(written[0])
+        else:  # imported before aliases were kept as written: their match keys
+            own = match_key(name)
+            aliases = sorted({v for k, v in terms if k == "name" and v != own})
+        return cls(name, aliases,
+                   sorted(v for k, v in terms if k == "domain"),
+                   [v for kind in ADDRESS_KINDS for k, v in sorted(terms) if k == kind])
+
+    def cells(self) -> tuple[list[str], ...]:
+        """The four columns, a list of items each."""
+        return [self.name], self.aliases, self.domains, self.addresses
+
+
+def listing_csv(entries: Sequence[Listed]) -> str:
+    """The entries as a CSV `parse_csv` reads back: a BOM for spreadsheets, CRLF."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        writer.writerow(["; ".join(items) for items in entry.cells()])
+    return "\ufeff" + text.getvalue()
+
+
+def listing_table(entries: Sequence[Listed]) -> str:
+    """The entries as a plain table, each item on its own line, nothing ever cut.
+
+    Columns are as wide as their widest item (a Chinese character counts two): a long
+    address stays whole, and a terminal narrower than the table wraps lines, not values.
+    """
+    rows = [tuple([name] for name in COLUMNS), *(entry.cells() for entry in entries)]
+    widths = [max(shown_width(item) for row in rows for item in row[i] or [""])
+              for i in range(len(COLUMNS))]
+    lines: list[str] = []
+    for row in rows:
+        for n in range(max(len(items) for items in row)):
+            cells = [items[n] if n < len(items) else "" for items in row]
+            line = "  ".join(cell + " " * (width - shown_width(cell))
+                             for cell, width in zip(cells, widths, strict=True))
+            lines.append(line.rstrip())
+    return "".join(line + "\n" for line in lines)

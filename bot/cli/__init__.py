@@ -16,7 +16,7 @@ import click
 from bot.cli import admin as cli_admin
 from bot.cli import cases as cli_cases
 from bot.cli import users
-from bot.cli.common import Obj, database, pass_obj
+from bot.cli.common import Obj, database, emit, format_option, pass_obj
 from bot.cli.evidence import evidence
 from bot.config import CHAT, WEBHOOK, Settings
 
@@ -156,6 +156,7 @@ def watchlist() -> None:
     \b
     Example:
       tipline watchlist import platforms.csv
+      tipline watchlist list
     """
 
 
@@ -195,6 +196,43 @@ def watchlist_import(obj: Obj, file: str) -> None:
         f"{counts.terms['domain']} domains, {addresses} addresses",
         err=True,
     )
+
+
+@watchlist.command("list")
+@format_option(("table", "csv", "json"), "table",
+               "table (nothing cut), csv (what `watchlist import` reads) or json.")
+@pass_obj
+def watchlist_list(obj: Obj, fmt: str) -> None:
+    """List the watchlist: each name with its aliases, domains and addresses, by name.
+
+    Domains are shown as they match (the registrable domain), addresses in the form
+    reports are matched in. The CSV imports back as it is (edit it, import it again).
+
+    \b
+    Example:
+      tipline watchlist list
+      tipline watchlist list --format csv > watchlist.csv
+      tipline watchlist list --format json
+    """
+    import dataclasses
+    import json
+
+    from db.watchlist import list_entries
+    from triage.watchlist import listing_csv, listing_table
+
+    with database(obj) as db:
+        entries = list_entries(db)
+    if fmt == "json":
+        text = json.dumps([dataclasses.asdict(e) for e in entries], ensure_ascii=False,
+                          indent=2) + "\n"
+    elif fmt == "csv":
+        text = listing_csv(entries)
+    elif entries:
+        text = listing_table(entries)
+    else:
+        click.echo("watchlist: empty", err=True)
+        return
+    emit(text, None)
 
 
 @cli.group()

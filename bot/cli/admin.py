@@ -9,17 +9,19 @@ Imports, backups, purges and exports are recorded in admin_log.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from bot.cli.common import (
     Bound,
     Obj,
+    OptionError,
     actor,
     at,
     database,
@@ -32,11 +34,31 @@ from bot.cli.common import (
     since_option,
     statuses_option,
     until_option,
+    words,
 )
 
 if TYPE_CHECKING:  # the database layer takes a tenth of a second to import: only when used
     from db.connection import Database
 
+
+
+# What a CSV may be written in (triage.exports.ENCODINGS, repeated: that module loads
+# openpyxl's neighbours, too slow for every --help).
+ENCODINGS = ("utf-8", "gb18030")
+
+
+def encoding_option(default: str | None, help: str) -> Callable[[Any], Any]:
+    """--encoding utf-8|gb18030 (of a CSV), any case."""
+    return click.option("--encoding", callback=words(ENCODINGS), default=default,
+                        show_default=default is not None, metavar="|".join(ENCODINGS),
+                        help=help)
+
+
+def _csv_only(fmt: str, encoding: str | None) -> None:
+    """An encoding is a CSV's: JSON lines are UTF-8 by definition (RFC 8259)."""
+    if fmt != "csv" and encoding not in (None, "utf-8"):
+        raise OptionError(f"--encoding {encoding} is for CSV (JSON lines are always UTF-8; "
+                          "an xlsx has none)")
 
 
 # --- export -----------------------------------------------------------------------------
@@ -46,6 +68,8 @@ if TYPE_CHECKING:  # the database layer takes a tenth of a second to import: onl
 @format_option(("csv", "jsonl", "xlsx"), "csv",
                "csv opens in Excel/WPS; jsonl imports back; xlsx.")
 @output_option("Write to FILE instead of stdout (required for xlsx).")
+@encoding_option("utf-8", "Of a CSV: utf-8 (with a byte-order mark: Excel, WPS, Numbers) or "
+                          "gb18030 (old Excel and WPS, which ignore the mark).")
 @since_option
 @until_option
 @statuses_option
@@ -53,8 +77,8 @@ if TYPE_CHECKING:  # the database layer takes a tenth of a second to import: onl
               help="Also write a BagIt bag: one JSON record per report, the evidence files, "
                    "SHA-256 manifests. Rows then go only to --output, if given.")
 @pass_obj
-def export(obj: Obj, fmt: str, output: Path | None, since: Bound | None, until: Bound | None,
-           statuses: tuple[str, ...], bundle: Path | None) -> None:
+def export(obj: Obj, fmt: str, output: Path | None, encoding: str, since: Bound | None,
+           until: Bound | None, statuses: tuple[str, ...], bundle: Path | None) -> None:
     """Export reports, one row each: receipt, received_at, status, target_type, identifiers,
     description, evidence_count, reporter (a pseudonym), who, channel, lang, assignee,
     updated_at.
@@ -67,21 +91,24 @@ def export(obj: Obj, fmt: str, output: Path | None, since: Bound | None, until: 
       tipline export --since 2024-05-01 --status escalated -o escalated.csv
       tipline export --format jsonl > reports.jsonl
       tipline export --format xlsx -o reports.xlsx
+      tipline export --encoding gb18030 -o reports-for-excel-2007.csv
       tipline export --status escalated --evidence-bundle case-2024-06/
     """
 
     from db import exports
 
+    _csv_only(fmt, encoding)
     now = int(time.time())
     where = exports.ExportFilter(at(since), at(until), statuses)
     if fmt == "xlsx" and output is None and bundle is None:
         raise click.ClickException("xlsx needs --output FILE (a workbook is not terminal text)")
     with database(obj) as db:
-        _export(db, obj, fmt, output, since, until, where, bundle, now)
+        _export(db, obj, (fmt, encoding), output, since, until, where, bundle, now)
 
 
-def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound | None,
-            until: Bound | None, where: Any, bundle: Path | None, now: int) -> None:
+def _export(db: Database, obj: Obj, written_as: tuple[str, str], output: Path | None,
+            since: Bound | None, until: Bound | None, where: Any, bundle: Path | None,
+            now: int) -> None:
     """Write the rows and the bundle, then record the export in the admin log."""
     import sqlite3
 
@@ -91,6 +118,7 @@ def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound 
     from triage import exports as writers
 
     settings = obj.settings()
+    fmt, encoding = written_as
     # One committed state for the count, the rows and the bundle, read in one scan.
     rows_wanted = output is not None or bundle is None
     try:
@@ -109,9 +137,10 @@ def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound 
                     written = writers.write_xlsx(exports.COLUMNS, exports.table_rows(
                         snapshot.db, where, guard=False), partial, bar)
                 else:
-                    start = writers.csv_header(exports.COLUMNS) if fmt == "csv" else b""
-                    written = writers.write_pages(start, snapshot.lines(fmt, where), stream,
-                                                  bar)
+                    start = (writers.csv_header(exports.COLUMNS, encoding) if fmt == "csv"
+                             else b"")
+                    pages = writers.encoded(snapshot.lines(fmt, where), encoding)
+                    written = writers.write_pages(start, pages, stream, bar)
         if bundle is not None:
             result = _write_bundle(snapshot.db, settings.evidence_dir, bundle, where, total,
                                    since, until, now)
@@ -127,6 +156,7 @@ def _export(db: Database, obj: Obj, fmt: str, output: Path | None, since: Bound 
     finally:
         snapshot.close()
     detail: dict[str, Any] = {"format": fmt, "output": str(output) if output else None,
+                              **({"encoding": encoding} if fmt == "csv" else {}),
                               "since": since and since.typed, "until": until and until.typed,
                               "statuses": list(where.statuses),
                               "rows": written}
@@ -189,8 +219,14 @@ def _version() -> str:
               help="Row format [default: csv for a .csv file name, else jsonl].")
 @click.option("--channel", default="import", show_default=True,
               help="Channel of rows that name none (hotline, email, letter…).")
+@encoding_option(None, "Of a CSV: utf-8 or gb18030 [default: utf-8 if it has a byte-order "
+                       "mark or reads as UTF-8, else gb18030].")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print the receipts filed as JSON: [{"line": N, "receipt": "XXXXX-XXXXX"}] '
+                   "(--format names the rows read).")
 @pass_obj
-def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
+def import_(obj: Obj, file: str, fmt: str | None, channel: str, encoding: str | None,
+            as_json: bool) -> None:
     """Import tips from other channels (hotline, e-mail, letters) as reports.
 
     Rows (JSON lines, or CSV with a header): description (required), who, target_type
@@ -200,15 +236,19 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
     --format jsonl` wrote imports back: a receipt already filed is skipped, as is a row
     already imported. All or nothing: if any row is bad, each bad row is named by line
     and nothing stays imported (batches filed before the first bad row are taken back).
+    Once all is filed, the receipt of each report filed is printed on stdout against its
+    row's line, for the caller or writer it belongs to (--json: as JSON). A CSV may be
+    UTF-8 or GB18030 (what `export --encoding gb18030`, old Excel and WPS write).
 
     \b
     Example:
       tipline import hotline-2024-06.jsonl --channel hotline
       tipline import --format csv letters.csv
+      tipline import --json calls.csv > receipts.json
+      tipline import --encoding gb18030 saved-by-wps.csv
       tipline export --format jsonl | tipline --db other.db import -
     """
-    from bot.cli.importer import ImportFailed, detect_format, import_tips
-    from db.connection import Unopenable
+    from bot.cli.importer import detect_format, import_tips
     from handlers.tips import RowError, read_row
 
     try:
@@ -216,10 +256,11 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
     except RowError:
         raise click.ClickException(
             f"--channel {channel!r} must be a short lower-case word, e.g. hotline") from None
+    fmt = detect_format(file, fmt)
+    _csv_only(fmt, encoding)
     settings = obj.settings(("TIPLINE_SECRET_KEY",))
     if not settings.db_path.parent.is_dir():
         raise click.ClickException(f"no folder for the database {settings.db_path}")
-    fmt = detect_format(file, fmt)
     name = "stdin" if file == "-" else file
     bars = ExitStack()
 
@@ -235,11 +276,32 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
 
         return update
 
+    with tempfile.TemporaryFile(prefix="tipline-receipts-") as receipts:
+        result = _run_import(import_tips, name, bars, receipts, file, fmt,
+                             db_path=settings.db_path, secret_key=settings.secret_key,
+                             actor=actor(), now=int(time.time()), channel=channel.lower(),
+                             progress=bar("import"), indexing=bar("entities"),
+                             encoding=encoding)
+        receipts.seek(0)
+        try:
+            _print_receipts(receipts, as_json)
+        except BrokenPipeError:
+            reader_left()
+    click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
+               f"{result.skipped:,} skipped (already filed)", err=True)
+    if result.index_error:
+        click.echo(f"note: triage's tables were not brought up to date ({result.index_error});"
+                   " the next `tipline triage` does it", err=True)
+
+
+def _run_import(import_tips: Callable[..., Any], name: str, bars: ExitStack,
+                receipts: IO[bytes], *args: Any, **options: Any) -> Any:
+    """Run the import, each failure one line (bad rows first, one line each on stderr)."""
+    from bot.cli.importer import ImportFailed
+    from db.connection import Unopenable
+
     try:
-        result = import_tips(file, fmt, db_path=settings.db_path,
-                             secret_key=settings.secret_key, actor=actor(),
-                             now=int(time.time()), channel=channel.lower(),
-                             progress=bar("import"), indexing=bar("entities"))
+        return import_tips(*args, receipts=receipts, **options)
     except ImportFailed as failed:
         outcome = ("nothing was imported" if failed.undo_failed is None else
                    "the reports filed before could not all be taken back "
@@ -259,11 +321,27 @@ def import_(obj: Obj, file: str, fmt: str | None, channel: str) -> None:
         raise click.ClickException(f"cannot read {name}: {error.strerror}") from None
     finally:
         bars.close()
-    click.echo(f"import: {result.rows:,} rows from {name}: {result.filed:,} filed, "
-               f"{result.skipped:,} skipped (already filed)", err=True)
-    if result.index_error:
-        click.echo(f"note: triage's tables were not brought up to date ({result.index_error});"
-                   " the next `tipline triage` does it", err=True)
+
+
+def _print_receipts(lines: IO[bytes], as_json: bool) -> None:
+    """Print the "LINE RECEIPT" lines an import wrote: a table, or a JSON array."""
+    from triage.vocabulary import display_receipt
+
+    out = sys.stdout
+    first = True
+    for raw in lines:
+        number, receipt = raw.decode().split()
+        if as_json:
+            out.write(f'{"[" if first else ","}\n  {{"line": {int(number)}, '
+                      f'"receipt": "{display_receipt(receipt)}"}}')
+        else:
+            if first:
+                out.write("line  receipt\n")
+            out.write(f"{number:<5} {display_receipt(receipt)}\n")
+        first = False
+    if as_json:
+        out.write("[]\n" if first else "\n]\n")
+    out.flush()
 
 
 # --- backup -----------------------------------------------------------------------------
