@@ -88,3 +88,14 @@ def test_piped_output_is_never_cut_however_long_the_values(desk: Desk, tmp_path:
         assert long_url in result.stdout and EVM.lower() in result.stdout
         if args[0] == "show":
             assert DESCRIPTION * 3 in result.stdout  # one line, as written
+
+
+def test_a_narrow_terminal_still_shows_escapes_in_what_reporters_wrote_never_obeys_them(
+    desk: Desk,
+) -> None:
+    receipt = desk.file(f"钱包 {EVM} \x1b]0;pwned\x07", reporter="p_ann",
+                        description="清屏\x1b[2J 反转\u202e文字")
+
+    shown = in_a_terminal(["show", receipt], desk.path, 60)
+    assert "\\x1b[2J" in shown and "\\u202e" in shown and "\\x1b]0;pwned\\x07" in shown
+    assert "\u202e" not in shown

@@ -17,7 +17,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from triage.case import NOT_APPLICABLE, Case
+from triage.case import NOT_APPLICABLE, Case, Identifier
 from triage.inert import inert
 from triage.render import RECEIPTS_SHOWN, filters_line, headline, in_order, plural
 from triage.summary import Summary
@@ -109,6 +109,8 @@ def summary_rich(summary: Summary) -> RenderableType:
         value = _t(e.value)
         if e.new:
             value.append(" new", style="magenta")
+        for url in e.urls:  # a domain's URLs, each under it rather than a row repeating it
+            value.append(inert(f"\n  {url}"))
         rows.append([
             str(i), _t(e.kind), value, _t(e.watchlist or "", style="bold red"),
             f"{e.reports:,}", f"{e.reporters:,}", short(e.first_seen), short(e.last_seen),
@@ -161,6 +163,13 @@ def _readings(case: Case) -> list[RenderableType]:
     return parts
 
 
+def _others(identifier: Identifier) -> str:
+    """The receipts of the other reports naming an identifier, and how many are not listed."""
+    listed = " ".join(display(r) for r in identifier.others)
+    unlisted = identifier.other_reports - len(identifier.others)
+    return listed + (f" and {unlisted:,} more" if unlisted > 0 else "")
+
+
 def case_rich(case: Case) -> RenderableType:
     """Return one case as rich tables for the terminal."""
     fields = Table.grid(padding=(0, 2))
@@ -183,9 +192,9 @@ def case_rich(case: Case) -> RenderableType:
     identifiers = Sheet(
         "Identifiers",
         [Col("kind"), Col("value"), Col("as written"), Col("watchlist"),
-         Col("reports naming it", right=True)],
+         Col("reports naming it", right=True), Col("other reports", wrap=True)],
         [[_t(i.kind), _t(i.value), _t(i.raw), _t(i.watchlist or "", style="bold red"),
-          f"{i.reports:,}"] for i in case.identifiers])
+          f"{i.reports:,}", _others(i)] for i in case.identifiers])
     parts.append(identifiers if identifiers else _t("No identifiers."))
     rows: list[list[Text | str]] = []
     for e in case.evidence:
