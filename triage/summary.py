@@ -274,8 +274,11 @@ def _with_urls(best: list[Scored]) -> tuple[list[Scored], dict[tuple[str, str], 
     return kept, urls
 
 
-def _rank(ranker: _Ranker, top: int) -> tuple[list[Scored], dict[tuple[str, str], list[str]]]:
-    """The best `top` with URLs shown beside their domains, the list filled up again."""
+def _rank(ranker: _Ranker, top: int, fold_urls: bool
+          ) -> tuple[list[Scored], dict[tuple[str, str], list[str]]]:
+    """The best `top`; `fold_urls`: URLs shown beside their domains, the list filled up."""
+    if not fold_urls:
+        return ranker.best(top), {}
     want = top
     for _ in range(MAX_REFILLS):
         best = ranker.best(want)
@@ -368,15 +371,16 @@ def same_images(images: list[tuple[int, str, str]]) -> list[SameImage]:
 def summarise(source: SummarySource, filters: Filters, now: int, top: int,
               last_run: int | None = None, chart: bool = False,
               totals: Callable[[], Totals] | None = None, seen_by: str = "",
-              view: str = "") -> Summary:
+              view: str = "", fold_urls: bool = False) -> Summary:
     """Build the triage summary of the reports the filters select.
 
     `totals`: the totals, if the caller counts them elsewhere (it is called last).
+    `fold_urls`: a URL whose domain is listed is shown in the domain's `urls`, not as a row.
     """
     from triage.similar import similar
 
     ranker = _Ranker(source, filters, now)
-    ranked, urls = _rank(ranker, top)
+    ranked, urls = _rank(ranker, top, fold_urls)
     entities = []
     for total, row, name in ranked:
         if row.first_seen is None:  # lost to a deletion from the running stats: re-read

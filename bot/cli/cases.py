@@ -93,7 +93,8 @@ def triage(obj: Obj, since: Bound | None, statuses: tuple[str, ...], kinds: tupl
         totals = pool.submit(count_totals, obj.settings().db_path, filters)
         previous = last_run(db, who, fmt)
         summary = summarise(SqlSummary.current(db), filters, now, top, previous,
-                            chart=fmt == "html", totals=totals.result, seen_by=who, view=fmt)
+                            chart=fmt == "html", totals=totals.result, seen_by=who, view=fmt,
+                            fold_urls=True)
         if fmt == "json":
             text = inert_json(json.dumps(render.summary_json(summary, top),
                                          ensure_ascii=False, indent=2)) + "\n"
