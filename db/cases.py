@@ -11,6 +11,7 @@ from db import feedback, reads
 from db.connection import write_transaction
 from db.watchlist import watchlist_match
 from triage.case import (
+    OTHERS_LISTED,
     Case,
     Change,
     Evidence,
@@ -57,7 +58,7 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     ).fetchone()
     identifiers = [
         Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0),
-                   evidence_id)
+                   evidence_id, *_others(db, kind, value, report_id))
         for kind, value, raw, reports, evidence_id in db.execute(
             f"SELECT i.kind, i.value, i.raw, {_REPORTS_NAMING}, i.evidence_id "
             "FROM report_identifiers AS i "
@@ -79,6 +80,22 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     return Case(receipt_, status, assignee, target_type, channel, reporter, int(filed), lang,
                 who, description, received_at, updated_at, identifiers, evidence, history,
                 notifications)
+
+
+def _others(db: sqlite_utils.Database, kind: str, value: str, report_id: int
+            ) -> tuple[tuple[str, ...], int]:
+    """The newest other reports naming an identifier (OTHERS_LISTED), and how many in all."""
+    listed = tuple(str(receipt) for (receipt,) in db.execute(
+        "SELECT r.receipt FROM reports AS r WHERE r.id IN (SELECT o.report_id "
+        "FROM report_identifiers AS o WHERE o.kind = ? AND o.value = ? AND o.report_id != ?) "
+        "ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
+        (kind, value, report_id, OTHERS_LISTED)))
+    if len(listed) < OTHERS_LISTED:
+        return listed, len(listed)
+    (count,) = db.execute(
+        "SELECT count(DISTINCT report_id) FROM report_identifiers "
+        "WHERE kind = ? AND value = ? AND report_id != ?", (kind, value, report_id)).fetchone()
+    return listed, int(count)
 
 
 def _evidence(db: sqlite_utils.Database, report_id: int) -> list[Evidence]:

@@ -30,7 +30,7 @@ from db import entities
 from db.connection import connect, write_transaction
 from db.migrations import TYPE_BITS
 from triage import score as scoring
-from triage.summary import EntityRow, Filters, Ranking, Totals
+from triage.summary import EntityRow, Filters, Ranking, Sighting, Totals
 from triage.times import DAY, UTC_OFFSET
 from triage.vocabulary import STATUSES, TARGET_TYPES
 
@@ -232,7 +232,7 @@ class SqlSummary:
             "LIMIT :limit", params))
         if len(rows) == params["limit"]:
             rest = max(rest, rows[-1].ceiling)
-        return Ranking(rows, rest)
+        return Ranking(rows, rest, selected=exact == "1")
 
     def _threshold(self, where: str, params: dict[str, Any], depth: int) -> tuple[int, int]:
         """Return the reporters of about the depth-th busiest entity (1: read them all), and
@@ -260,7 +260,8 @@ class SqlSummary:
             # HAVING runs once per entity, not once per row.
             "HAVING NOT (kind = 'domain' AND value IN (SELECT value FROM json_each(:exclude))) "
             "ORDER BY ceiling DESC, count(*) DESC, kind, value LIMIT :limit", params))
-        return Ranking(rows, rows[-1].ceiling if len(rows) == params["limit"] else 0.0)
+        return Ranking(rows, rows[-1].ceiling if len(rows) == params["limit"] else 0.0,
+                       selected=True)
 
     def refine(self, row: EntityRow, filters: Filters, now: int) -> EntityRow | None:
         """Return a ranked row's exact figures over the selected reports (None: none)."""
@@ -290,17 +291,19 @@ class SqlSummary:
             "SELECT count(*) FROM reports WHERE received_at >= ?", (since,)).fetchone()
         return window / total if total else 0.0
 
-    def receipts(self, kind: str, value: str, filters: Filters, limit: int) -> list[str]:
-        """Return the receipts of the latest selected reports naming an entity, newest first."""
+    def receipts(self, kind: str, value: str, filters: Filters, limit: int
+                 ) -> list[Sighting]:
+        """Return the latest selected reports naming an entity, newest first."""
         where, params = _where(filters)
         rows = self.db.execute(
-            "SELECT receipt FROM reports WHERE id IN (SELECT report_id FROM entity_reports "
+            "SELECT receipt, status, received_at FROM reports WHERE id IN "
+            "(SELECT report_id FROM entity_reports "
             f"WHERE kind = :kind AND value = :value {_and(where)} "
             "ORDER BY received_at DESC, report_id DESC LIMIT :limit) "
             "ORDER BY received_at DESC, id DESC",
             {**params, "kind": kind, "value": value, "limit": limit},
         )
-        return [str(receipt) for (receipt,) in rows]
+        return [Sighting(str(receipt), str(status), int(at)) for receipt, status, at in rows]
 
     def watchlist_terms(self) -> dict[tuple[str, str], str]:
         """Return every watchlist term with the name it stands for (the first by name)."""
@@ -350,19 +353,30 @@ def count_totals(path: str | Path, filters: Filters) -> Totals:
         db.conn.close()
 
 
-def last_run(db: sqlite_utils.Database, investigator: str) -> int | None:
-    """Return when an investigator last ran triage, or None."""
+def run_key(investigator: str, view: str = "table") -> str:
+    """Where an investigator's runs of one view are remembered: each view keeps its own.
+
+    A cron job's HTML brief or a script's JSON must not use up what is new for the table.
+    The table keeps the bare name (as runs were kept before views were told apart).
+    """
+    return investigator if view == "table" else f"{investigator} ({view})"
+
+
+def last_run(db: sqlite_utils.Database, investigator: str, view: str = "table") -> int | None:
+    """Return when an investigator last ran triage in a view, or None."""
     row = db.execute(
-        "SELECT last_run_at FROM triage_runs WHERE investigator = ?", (investigator,)
+        "SELECT last_run_at FROM triage_runs WHERE investigator = ?",
+        (run_key(investigator, view),),
     ).fetchone()
     return None if row is None else int(row[0])
 
 
-def record_run(db: sqlite_utils.Database, investigator: str, at: int) -> None:
-    """Remember that an investigator ran triage at a time."""
+def record_run(db: sqlite_utils.Database, investigator: str, at: int, view: str = "table"
+               ) -> None:
+    """Remember that an investigator ran triage in a view at a time."""
     with write_transaction(db):
         db.execute(
             "INSERT INTO triage_runs (investigator, last_run_at) VALUES (?, ?) "
             "ON CONFLICT (investigator) DO UPDATE SET last_run_at = excluded.last_run_at",
-            (investigator, at),
+            (run_key(investigator, view), at),
         )

@@ -93,13 +93,15 @@ def test_an_investigator_sees_totals_and_entities_ranked_by_distinct_reporters(
     assert top["watchlist"] is None
     scores = [e["score"] for e in report["entities"]]
     assert scores == sorted(scores, reverse=True)
-    assert report["new_since"] == {"last_run": None, "reports": None, "entities": 0}
+    assert report["new_since"] == {"by": "ann", "view": "json", "last_run": None,
+                                   "reports": None, "entities": 0}
 
 
 def test_the_second_run_says_what_arrived_since_the_first(desk: Desk) -> None:
     file_a_busy_week(desk)
     first = triage_json(desk, "--by", "ann")
-    (last_run,) = desk.rows("SELECT last_run_at FROM triage_runs WHERE investigator = 'ann'")[0]
+    (last_run,) = desk.rows(
+        "SELECT last_run_at FROM triage_runs WHERE investigator = 'ann (json)'")[0]
     desk.file("新平台 coin-new.vip", reporter="p_new", at=last_run + 60)
 
     second = triage_json(desk, "--by", "ann")
@@ -204,7 +206,7 @@ def test_markdown_and_html_escape_what_reporters_and_lists_supply(desk: Desk) ->
     # reporter named is text.
     for external in ("<link", "<script", "src=", "href=", "url(", "@import"):
         assert external not in page
-    assert "<td>https://evil-exchange.cc/a</td>" in page
+    assert "<li>https://evil-exchange.cc/a</li>" in page  # under its domain
 
 
 def test_triage_runs_as_a_process_and_prints_json(desk: Desk, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from triage.vocabulary import STATUSES
 from triage.vocabulary import display_receipt as display
 
 NOBODY = "nobody"
+OTHERS_LISTED = 20  # receipts of other reports listed per identifier; `reports` counts all
 MAX_NOTE = 4000  # characters; a note is a finding, not a document
 MAX_QUESTION = 300  # characters: with the receipt and the how-to, under WeChat's 2 KB
 
@@ -105,6 +106,8 @@ class Identifier:
     watchlist: str | None
     reports: int
     evidence_id: int | None = None  # read from this evidence item (None: from the text)
+    others: tuple[str, ...] = ()  # receipts of the other reports naming it, newest first
+    other_reports: int = 0  # how many other reports name it (`others` lists the newest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +230,9 @@ def case_json(case: Case) -> dict[str, Any]:
         "description": case.description,
         "identifiers": [
             {"kind": i.kind, "value": i.value, "raw": i.raw, "watchlist": i.watchlist,
-             "reports": i.reports, "evidence_id": i.evidence_id}
+             "reports": i.reports, "evidence_id": i.evidence_id,
+             "other_receipts": [display(r) for r in i.others],
+             "other_reports": i.other_reports}
             for i in case.identifiers
         ],
         "evidence": [

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Set
 from typing import TYPE_CHECKING, Any
 
 from triage.inert import inert
-from triage.summary import Summary
+from triage.summary import Entity, Summary
 from triage.times import day_label, day_number, iso, short
 from triage.vocabulary import STATUSES, TARGET_TYPES
 from triage.vocabulary import display_receipt as display
@@ -50,6 +50,8 @@ def summary_json(summary: Summary, top: int) -> dict[str, Any]:
             "by_target_type": in_order(totals.by_target_type, TARGET_TYPES),
         },
         "new_since": {
+            "by": summary.seen_by or None,
+            "view": summary.view or None,
             "last_run": iso(summary.last_run) if summary.last_run is not None else None,
             "reports": summary.new_reports,
             "entities": sum(e.new for e in summary.entities),
@@ -66,6 +68,7 @@ def summary_json(summary: Summary, top: int) -> dict[str, Any]:
                 "watchlist": e.watchlist,
                 "receipts": [display(r) for r in e.receipts],
                 "new": e.new,
+                "urls": list(e.urls),
             }
             for e in summary.entities
         ],
@@ -87,12 +90,15 @@ def plural(n: int, noun: str) -> str:
 
 
 def headline(summary: Summary) -> str:
-    """One sentence of totals and what is new."""
+    """One sentence of totals and what is new since whose last run in this view."""
     totals = summary.totals
     line = f"{plural(totals.reports, 'report')} from {plural(totals.reporters, 'reporter')}"
+    run = f"{summary.view} run" if summary.view not in ("", "table") else "run"
+    if summary.seen_by:
+        run += f" as {summary.seen_by}"
     if summary.last_run is None:
-        return line + "; your first run (nothing to compare with yet)."
-    return (line + f"; {summary.new_reports or 0:,} new since your last run "
+        return line + f"; your first {run} (nothing to compare with yet)."
+    return (line + f"; {summary.new_reports or 0:,} new since your last {run} "
             f"({short(summary.last_run)}).")
 
 
@@ -139,7 +145,8 @@ def summary_markdown(summary: Summary) -> str:
         out += _md_table(
             ["#", "kind", "value", "watchlist", "reports", "reporters", "first seen",
              "last seen", "score", "receipts"],
-            [[i, e.kind, e.value + (" (new)" if e.new else ""), e.watchlist or "",
+            [[i, e.kind, " ".join((e.value, *e.urls)) + (" (new)" if e.new else ""),
+              e.watchlist or "",
               f"{e.reports:,}", f"{e.reporters:,}", short(e.first_seen), short(e.last_seen),
               f"{e.score:.2f}", " ".join(display(r) for r in e.receipts[:RECEIPTS_SHOWN])]
              for i, e in enumerate(summary.entities, 1)],
@@ -169,7 +176,11 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 th,td{border:1px solid #d0d7de;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .totals{display:flex;gap:2em;flex-wrap:wrap}.muted{color:#57606a}
-.new{color:#8250df;font-size:.8em}.watch{color:#cf222e;font-weight:600}
+.new{color:#fff;background:#8250df;border-radius:.6em;padding:0 .45em;font-size:.8em}
+tr.new-row td{background:#fbefff}.watch{color:#cf222e;font-weight:600}
+.status{font-size:.8em;border:1px solid #d0d7de;border-radius:.6em;padding:0 .45em}
+.st-new{color:#0969da}.st-reviewing{color:#9a6700}.st-escalated{color:#cf222e}
+.st-dismissed,.st-closed{color:#57606a}ul.urls{margin:.2em 0 0 1em;padding:0;font-size:.9em}
 .bar{background:#0969da;height:.7em;display:inline-block;vertical-align:middle}
 svg text{font-size:11px;fill:#57606a}
 """
@@ -179,16 +190,36 @@ def _h(text: object) -> str:
     return html.escape(inert(str(text)), quote=True)
 
 
-def _html_table(header: list[str], rows: Iterable[list[str]], numeric: Set[int] = frozenset()
-                ) -> str:
-    """Return an HTML table; cells are already escaped HTML."""
+def _html_table(header: list[str], rows: Iterable[list[str]], numeric: Set[int] = frozenset(),
+                new_rows: Set[int] = frozenset()) -> str:
+    """Return an HTML table; cells are already escaped HTML; `new_rows` are highlighted."""
     head = "".join(f"<th>{_h(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                         for i, c in enumerate(row)) + "</tr>"
-        for row in rows
+        ('<tr class="new-row">' if n in new_rows else "<tr>")
+        + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                  for i, c in enumerate(row)) + "</tr>"
+        for n, row in enumerate(rows)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_value(e: Entity) -> str:
+    """An entity's value with a mark when it is new, a domain's URLs under it."""
+    # "new" alone would read as the status: say new to whom.
+    value = _h(e.value) + (' <span class="new" title="first seen since your last run">'
+                           "new entity</span>" if e.new else "")
+    if e.urls:
+        value += '<ul class="urls">' + "".join(f"<li>{_h(u)}</li>" for u in e.urls) + "</ul>"
+    return value
+
+
+def _html_receipts(e: Entity, last_run: int | None) -> str:
+    """Each receipt with its report's status, marked when it arrived since the last run."""
+    return "<br>".join(
+        f'{_h(display(s.receipt))} <span class="status st-{_h(s.status)}">{_h(s.status)}'
+        "</span>" + (' <span class="new">since your last run</span>'
+                     if last_run is not None and s.received_at > last_run else "")
+        for s in e.sightings[:RECEIPTS_SHOWN])
 
 
 def per_day_svg(per_day: list[tuple[int, int]], first_day: int, last_day: int,
@@ -231,15 +262,15 @@ def summary_html(summary: Summary) -> str:
     entities = _html_table(
         ["#", "kind", "value", "watchlist", "reports", "reporters", "first seen", "last seen",
          "score", "receipts"],
-        [[str(i), _h(e.kind),
-          _h(e.value) + (' <span class="new">new</span>' if e.new else ""),
+        [[str(i), _h(e.kind), _html_value(e),
           f'<span class="watch">{_h(e.watchlist)}</span>' if e.watchlist else "",
           f"{e.reports:,}", f"{e.reporters:,}", _h(short(e.first_seen)),
           _h(short(e.last_seen)),
           f'{e.score:.2f} <span class="bar" style="width:{60 * e.score / best:.0f}px"></span>',
-          _h(" ".join(display(r) for r in e.receipts[:RECEIPTS_SHOWN]))]
+          _html_receipts(e, summary.last_run)]
          for i, e in enumerate(summary.entities, 1)],
         numeric={0, 4, 5, 8},
+        new_rows={i for i, e in enumerate(summary.entities) if e.new},
     )
     suggestions = ""
     if summary.suggestions:

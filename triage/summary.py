@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from triage import score as scoring
 from triage.times import DAY, UTC_OFFSET, day_number
@@ -88,6 +88,15 @@ class Ranking:
 
     rows: list[EntityRow]
     rest: float  # 0 when no entity was left out
+    selected: bool = False  # every row names a selected report (not only bounds)
+
+
+class Sighting(NamedTuple):
+    """One report naming an entity: its receipt, status and when it was received."""
+
+    receipt: str
+    status: str
+    received_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,8 @@ class Entity:
     watchlist: str | None
     receipts: tuple[str, ...]
     new: bool  # first seen after the investigator's previous run
+    sightings: tuple[Sighting, ...] = ()  # the same reports as `receipts`, with status
+    urls: tuple[str, ...] = ()  # a domain's URLs, each ranked below it: shown with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,8 @@ class Summary:
     per_day: list[tuple[int, int]] = field(default_factory=list)  # (day number, reports)
     chart_start: int = 0  # when the per-day counts start (epoch seconds)
     same_images: list[SameImage] = field(default_factory=list)
+    seen_by: str = ""  # whose previous run `last_run` is
+    view: str = ""  # the view (format) that run was in; each keeps its own
 
 
 class SummarySource(Protocol):
@@ -153,8 +166,9 @@ class SummarySource(Protocol):
         """Return a ranked row's exact figures over the selected reports (None: none)."""
         ...
 
-    def receipts(self, kind: str, value: str, filters: Filters, limit: int) -> list[str]:
-        """Return the receipts of the latest reports naming an entity, newest first."""
+    def receipts(self, kind: str, value: str, filters: Filters, limit: int
+                 ) -> list[Sighting]:
+        """Return the latest selected reports naming an entity, newest first."""
         ...
 
     def watchlist_terms(self) -> dict[tuple[str, str], str]:
@@ -178,28 +192,101 @@ Scored = tuple[float, EntityRow, str | None]  # score, exact figures, watchlist 
 DONE, DEEPER, LOOSE = "done", "deeper", "loose"
 
 
-def _rank(source: SummarySource, filters: Filters, now: int, top: int
-          ) -> tuple[list[Scored], list[EntityRow]]:
-    """Return the exact best `top`, and the rows by ceiling."""
-    from triage.allowlist import allowlisted_domains
+class _Ranker:
+    """The exact best entities; asked again for more, it goes on from what it has read."""
 
-    terms = source.watchlist_terms()
-    bonus_kinds = tuple(k for k in WATCHLIST_KINDS if k not in MATCHED_KINDS) if terms else ()
-    matched_kinds = MATCHED_KINDS if terms else ()
-    depth = max(DEPTH_PER_ENTITY * top, SUGGESTION_POOL)
-    scored: dict[tuple[str, str], Scored | None] = {}  # None: no selected report names it
-    scan = False
-    while True:
-        ranking = source.ranked(filters, now, depth, allowlisted_domains(), bonus_kinds,
-                                matched_kinds, scan)
-        outcome = _walk(source, ranking, filters, now, top, terms, scored,
-                        None if scan else MAX_LOOKUPS)
-        if outcome == DONE:
-            return _sorted(s for s in scored.values() if s)[:top], ranking.rows
-        if outcome == LOOSE:
-            scan = True
+    def __init__(self, source: SummarySource, filters: Filters, now: int) -> None:
+        self.source, self.filters, self.now = source, filters, now
+        self.terms = source.watchlist_terms()
+        self.bonus_kinds = (tuple(k for k in WATCHLIST_KINDS if k not in MATCHED_KINDS)
+                            if self.terms else ())
+        self.matched_kinds = MATCHED_KINDS if self.terms else ()
+        self.scored: dict[tuple[str, str], Scored | None] = {}  # None: no selected report
+        self.scan = False
+        self.depth = 0
+        self.ranking: Ranking | None = None
+
+    def best(self, top: int) -> list[Scored]:
+        """Return the exact best `top`."""
+        from triage.allowlist import allowlisted_domains
+
+        self.depth = max(self.depth, DEPTH_PER_ENTITY * top, SUGGESTION_POOL)
+        while True:
+            if self.ranking is None:
+                self.ranking = self.source.ranked(
+                    self.filters, self.now, self.depth, allowlisted_domains(),
+                    self.bonus_kinds, self.matched_kinds, self.scan)
+            outcome = _walk(self.source, self.ranking, self.filters, self.now, top,
+                            self.terms, self.scored, None if self.scan else MAX_LOOKUPS)
+            if outcome == DONE:
+                return _sorted(s for s in self.scored.values() if s)[:top]
+            if outcome == LOOSE:
+                self.scan = True
+            else:
+                self.depth *= 8
+            self.ranking = None
+
+    def selected(self, limit: int) -> list[tuple[str, str]]:
+        """The first `limit` rows by ceiling that are known to name a selected report."""
+        ranking = self.ranking
+        if ranking is None:
+            return []
+        return [(row.kind, row.value) for row in ranking.rows[:limit]
+                if ranking.selected or self.scored.get((row.kind, row.value)) is not None]
+
+
+# Rankings asked for again to fill the list once URLs are shown with their domains.
+MAX_REFILLS = 4
+
+
+def _url_domain(url: str) -> str | None:
+    """The registrable domain of a URL, or None."""
+    import urllib.parse
+
+    from triage.allowlist import registrable
+
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return None
+    return registrable(host) if host else None
+
+
+def _with_urls(best: list[Scored]) -> tuple[list[Scored], dict[tuple[str, str], list[str]]]:
+    """The entities but URLs whose domain is among them, and each such domain's URLs.
+
+    A URL's domain is named by every report naming the URL, so it ranks above it: the
+    URL rows would only repeat it.
+    """
+    from triage.allowlist import registrable
+
+    domains = {registrable(row.value): (row.kind, row.value)
+               for _, row, _ in best if row.kind == "domain"}
+    kept: list[Scored] = []
+    urls: dict[tuple[str, str], list[str]] = {}
+    for entry in best:
+        row = entry[1]
+        domain = domains.get(_url_domain(row.value)) if row.kind == "url" else None
+        if domain is None:
+            kept.append(entry)
         else:
-            depth *= 8
+            urls.setdefault(domain, []).append(row.value)
+    return kept, urls
+
+
+def _rank(ranker: _Ranker, top: int, fold_urls: bool
+          ) -> tuple[list[Scored], dict[tuple[str, str], list[str]]]:
+    """The best `top`; `fold_urls`: URLs shown beside their domains, the list filled up."""
+    if not fold_urls:
+        return ranker.best(top), {}
+    want = top
+    for _ in range(MAX_REFILLS):
+        best = ranker.best(want)
+        kept, urls = _with_urls(best)
+        if len(kept) >= top or len(best) < want:
+            break
+        want = top + len(best) - len(kept)
+    return kept[:top], urls
 
 
 def _walk(source: SummarySource, ranking: Ranking, filters: Filters, now: int, top: int,
@@ -283,27 +370,32 @@ def same_images(images: list[tuple[int, str, str]]) -> list[SameImage]:
 
 def summarise(source: SummarySource, filters: Filters, now: int, top: int,
               last_run: int | None = None, chart: bool = False,
-              totals: Callable[[], Totals] | None = None) -> Summary:
+              totals: Callable[[], Totals] | None = None, seen_by: str = "",
+              view: str = "", fold_urls: bool = False) -> Summary:
     """Build the triage summary of the reports the filters select.
 
     `totals`: the totals, if the caller counts them elsewhere (it is called last).
+    `fold_urls`: a URL whose domain is listed is shown in the domain's `urls`, not as a row.
     """
     from triage.similar import similar
 
-    ranked, by_ceiling = _rank(source, filters, now, top)
+    ranker = _Ranker(source, filters, now)
+    ranked, urls = _rank(ranker, top, fold_urls)
     entities = []
     for total, row, name in ranked:
         if row.first_seen is None:  # lost to a deletion from the running stats: re-read
             row = source.refine(row, filters, now) or row
         first = row.last_seen if row.first_seen is None else row.first_seen
+        sightings = tuple(source.receipts(row.kind, row.value, filters, RECEIPTS_PER_ENTITY))
         entities.append(Entity(
             row.kind, row.value, row.reports, row.reporters, first, row.last_seen,
-            shown_score(total), name,
-            tuple(source.receipts(row.kind, row.value, filters, RECEIPTS_PER_ENTITY)),
-            last_run is not None and first > last_run,
+            shown_score(total), name, tuple(s.receipt for s in sightings),
+            last_run is not None and first > last_run, sightings,
+            tuple(urls.get((row.kind, row.value), ())),
         ))
     shown = {(e.kind, e.value) for e in entities}
-    pool = [*shown, *((row.kind, row.value) for row in by_ceiling[:SUGGESTION_POOL])]
+    # Only entities known to name a selected report: a bound over other statuses is not.
+    pool = [*shown, *ranker.selected(SUGGESTION_POOL)]
     suggestions = [s for s in similar(pool) if s.a in shown or s.b in shown][:MAX_SUGGESTIONS]
     per_day: list[tuple[int, int]] = []
     start = 0
@@ -323,4 +415,6 @@ def summarise(source: SummarySource, filters: Filters, now: int, top: int,
         suggestions=suggestions,
         per_day=per_day,
         chart_start=start,
+        seen_by=seen_by,
+        view=view,
     )

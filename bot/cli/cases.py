@@ -54,10 +54,11 @@ def triage(obj: Obj, since: Bound | None, statuses: tuple[str, ...], kinds: tupl
     """The ranked summary: totals, entities by score, "possibly the same" pairs.
 
     Totals count reports by status and target type, and how many arrived since your last
-    run (remembered per --by name). Entities are the identifiers reports name (domains,
+    run (remembered per --by name and per format: an HTML brief made by a cron job does
+    not use up what is new in your table). Entities are the identifiers reports name (domains,
     wallets, accounts, phones, names…; allowlisted legitimate services left out), each
     with its watchlist match, reports, distinct reporters, first and last sighting and
-    latest receipts, ranked by
+    latest receipts (a domain with its URLs), ranked by
 
     \b
       score = 10 × log2(1 + distinct reporters)
@@ -90,9 +91,10 @@ def triage(obj: Obj, since: Bound | None, statuses: tuple[str, ...], kinds: tupl
         # Distinct reporters are a pass over every report: count them on a connection of
         # their own while this one ranks (SQLite works without holding Python's lock).
         totals = pool.submit(count_totals, obj.settings().db_path, filters)
-        previous = last_run(db, who)
+        previous = last_run(db, who, fmt)
         summary = summarise(SqlSummary.current(db), filters, now, top, previous,
-                            chart=fmt == "html", totals=totals.result)
+                            chart=fmt == "html", totals=totals.result, seen_by=who, view=fmt,
+                            fold_urls=True)
         if fmt == "json":
             text = inert_json(json.dumps(render.summary_json(summary, top),
                                          ensure_ascii=False, indent=2)) + "\n"
@@ -106,7 +108,7 @@ def triage(obj: Obj, since: Bound | None, statuses: tuple[str, ...], kinds: tupl
             text = rich_text(summary_rich(summary), output)
         emit(text, output)
         try:
-            record_run(db, who, now)
+            record_run(db, who, now, fmt)
         except sqlite3.Error as error:  # a read-only copy of the database
             click.echo(f"note: this run was not remembered ({error})", err=True)
 

@@ -239,6 +239,11 @@ def reader_left() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+# The most columns piped output is laid out in; wider than any table's widest row, so a
+# file or a pipe gets one line per row, whatever the values.
+PIPE_WIDTH = 1 << 20
+
+
 def rich_text(renderable: Any, output: Path | None) -> str:
     """Render rich output to text: colours on a terminal, plain in files and pipes."""
     from rich.console import Console
@@ -246,9 +251,11 @@ def rich_text(renderable: Any, output: Path | None) -> str:
     terminal = output is None and sys.stdout.isatty()
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=terminal, color_system="auto" if terminal
-                      else None, width=None if terminal else 160, soft_wrap=False)
+                      else None, width=None if terminal else PIPE_WIDTH, soft_wrap=False)
     if terminal:
         console.width = Console().width
+    else:  # as wide as the widest table: nothing is wrapped or cut in a file or a pipe
+        console.width = max(80, console.measure(renderable).maximum)
     console.print(renderable)
     if terminal:
         return buffer.getvalue()
