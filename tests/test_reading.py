@@ -100,7 +100,8 @@ def test_a_reporter_who_sends_a_photo_of_a_payment_code_sees_its_payee_in_show(
             "source": "qr"} in item["read"]
     payee = [i for i in case["identifiers"] if i["kind"] == "wechat_pay"]
     assert payee == [{"kind": "wechat_pay", "value": WECHAT_PAY, "raw": WECHAT_PAY,
-                      "watchlist": None, "reports": 1, "evidence_id": evidence_id}]
+                      "watchlist": None, "reports": 1, "evidence_id": evidence_id,
+                      "other_receipts": [], "other_reports": 0}]
     # The text identifiers stay the report's own.
     assert {"kind": "domain", "value": "huobi-vip.com"}.items() <= next(
         i for i in case["identifiers"] if i["kind"] == "domain").items()
@@ -187,7 +188,8 @@ def test_a_photo_read_before_its_report_is_filed_joins_the_report(
 
     case = shown(desk, receipt)
     assert {"kind": "wechat_pay", "value": WECHAT_PAY, "raw": WECHAT_PAY, "watchlist": None,
-            "reports": 1, "evidence_id": evidence_id} in case["identifiers"]
+            "reports": 1, "evidence_id": evidence_id, "other_receipts": [],
+            "other_reports": 0} in case["identifiers"]
     assert desk.rows("SELECT identifiers_text FROM reports WHERE receipt = ?", (receipt,)) == [
         (f"name:代理; wechat_pay:{WECHAT_PAY}",)]
 
