@@ -58,7 +58,7 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
     ).fetchone()
     identifiers = [
         Identifier(kind, value, raw, watchlist_match(db, kind, value), int(reports or 0),
-                   evidence_id, *_others(db, kind, value, report_id))
+                   evidence_id, *_others(db, kind, value, report_id, int(reports or 0)))
         for kind, value, raw, reports, evidence_id in db.execute(
             f"SELECT i.kind, i.value, i.raw, {_REPORTS_NAMING}, i.evidence_id "
             "FROM report_identifiers AS i "
@@ -82,9 +82,13 @@ def load_case(db: sqlite_utils.Database, receipt: str) -> Case | None:
                 notifications)
 
 
-def _others(db: sqlite_utils.Database, kind: str, value: str, report_id: int
+def _others(db: sqlite_utils.Database, kind: str, value: str, report_id: int, naming: int
             ) -> tuple[tuple[str, ...], int]:
-    """The newest other reports naming an identifier (OTHERS_LISTED), and how many in all."""
+    """The newest other reports naming an identifier (OTHERS_LISTED), and how many in all.
+
+    `naming` is the exact count of reports naming it, this one included: no second pass
+    over a big entity's reports to count the others.
+    """
     listed = tuple(str(receipt) for (receipt,) in db.execute(
         "SELECT r.receipt FROM reports AS r WHERE r.id IN (SELECT o.report_id "
         "FROM report_identifiers AS o WHERE o.kind = ? AND o.value = ? AND o.report_id != ?) "
@@ -92,10 +96,7 @@ def _others(db: sqlite_utils.Database, kind: str, value: str, report_id: int
         (kind, value, report_id, OTHERS_LISTED)))
     if len(listed) < OTHERS_LISTED:
         return listed, len(listed)
-    (count,) = db.execute(
-        "SELECT count(DISTINCT report_id) FROM report_identifiers "
-        "WHERE kind = ? AND value = ? AND report_id != ?", (kind, value, report_id)).fetchone()
-    return listed, int(count)
+    return listed, max(len(listed), naming - 1)
 
 
 def _evidence(db: sqlite_utils.Database, report_id: int) -> list[Evidence]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from handlers.draft import Draft
 from handlers.messages import Inbound, Reply
-from handlers.store import Store
+from handlers.store import REPLY_TO_KEY, Store
 from handlers.texts import name, text
 from handlers.words import Typed
 from triage.vocabulary import new_receipt
@@ -55,6 +55,11 @@ class Context:
     def name(self, code: str) -> str:
         """A stored code (target type, status, kind) in the conversation's language."""
         return name(self.lang, code)
+
+    def collecting(self) -> bool:
+        """Whether the reporter's messages are answers: a draft, or a follow-up to a report."""
+        return (self.draft is not None or REPLY_TO_KEY in self.state
+                or self.store.pending_question(self.inbound.sender) is not None)
 
     def say(self, *keys: str) -> Reply:
         """Answer with catalog texts, one paragraph each."""

@@ -39,8 +39,10 @@ class Draft:
         return getattr(self, answer) is not None or answer in self.skipped
 
     def skip(self, answer: str) -> None:
-        """Answer the field `answer` with nothing."""
+        """Answer the field `answer` with nothing (and nothing recognised in it)."""
         setattr(self, answer, None)
+        if hasattr(self, f"{answer}_ids"):  # an earlier answer's identifiers go with it
+            setattr(self, f"{answer}_ids", None)
         self.skipped.add(answer)
 
     def to_state(self) -> dict[str, Any]:

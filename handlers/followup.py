@@ -13,11 +13,11 @@ from handlers.context import Context
 from handlers.messages import Reply
 from handlers.report import evidence_item
 from handlers.router import Router
+from handlers.store import REPLY_TO_KEY
 from handlers.words import Typed
 from triage.vocabulary import display_receipt, normalise_receipt
 
 router = Router("followup")
-REPLYING = "reply_to"  # state key: the receipt the reporter's messages are added to
 
 
 @router.word(words.ADD, argument=True)
@@ -29,7 +29,7 @@ def start_reply(ctx: Context) -> Reply:
         return ctx.say("status_bad_receipt")
     if ctx.store.status_of(ctx.inbound.sender, receipt) is None:
         return ctx.say("status_unknown")  # the same answer as for anyone else's receipt
-    ctx.state[REPLYING] = receipt
+    ctx.state[REPLY_TO_KEY] = receipt
     return Reply(ctx.t("reply_started", receipt=display_receipt(receipt)))
 
 
@@ -42,14 +42,14 @@ def stop(ctx: Context) -> Reply:
 
 def _finishing(ctx: Context) -> bool:
     inbound = ctx.inbound
-    return (ctx.draft is None and REPLYING in ctx.state and inbound.kind == "text"
+    return (ctx.draft is None and REPLY_TO_KEY in ctx.state and inbound.kind == "text"
             and Typed.of(inbound.text).match(words.DONE, argument=False) is not None)
 
 
 @router.when(_finishing)
 def finish_reply(ctx: Context) -> Reply:
     """Ends the follow-up: the report's questions count as answered."""
-    receipt = ctx.state.pop(REPLYING)
+    receipt = ctx.state.pop(REPLY_TO_KEY)
     ctx.store.finish_reply(ctx.inbound.sender, receipt, ctx.now)
     return Reply(ctx.t("reply_done", receipt=display_receipt(receipt)))
 
@@ -57,20 +57,20 @@ def finish_reply(ctx: Context) -> Reply:
 def _replying(ctx: Context) -> bool:
     if ctx.draft is not None or ctx.inbound.kind == "event":
         return False
-    if REPLYING not in ctx.state:
+    if REPLY_TO_KEY not in ctx.state:
         pending = ctx.store.pending_question(ctx.inbound.sender)
         if pending is None:
             return False
-        ctx.state[REPLYING] = pending
+        ctx.state[REPLY_TO_KEY] = pending
     return True
 
 
 @router.fallback(_replying)
 def add_reply(ctx: Context) -> Reply:
     """Appends the message to the report being answered."""
-    receipt = ctx.state[REPLYING]
+    receipt = ctx.state[REPLY_TO_KEY]
     item = evidence_item(ctx.inbound, ctx.now, ctx.policy.media_status)
     if not ctx.store.add_reply(ctx.inbound.sender, receipt, item, ctx.now):
-        del ctx.state[REPLYING]  # the report is gone (purged)
+        del ctx.state[REPLY_TO_KEY]  # the report is gone (purged)
         return ctx.say("status_unknown")
     return Reply(ctx.t("reply_added", receipt=display_receipt(receipt)))

@@ -313,7 +313,7 @@ def confirming(ctx: Context) -> bool:
 
 
 # 确认, 好的, yes, ok… file the report, at the summary only.
-router.word(words.CONFIRM, when=confirming)(submit)
+router.word(words.CONFIRM, when=confirming, sets_language=False)(submit)
 
 
 def answer(ctx: Context) -> Reply:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from handlers.context import Context
 from handlers.messages import Reply
 from handlers.words import Typed, Words
+from triage.vocabulary import normalise_receipt
 
 Handler = Callable[[Context], Reply]
 Match = Callable[[Context], str | None]  # returns the language a match implies, "" for none
@@ -37,12 +38,16 @@ class Router:
     _flattened: tuple[Route, ...] | None = None  # routes of nested routers, in order
 
     def word(self, words: Words, *, argument: bool = False,
-             when: Callable[[Context], bool] | None = None) -> Callable[[Handler], Handler]:
+             when: Callable[[Context], bool] | None = None,
+             sets_language: bool = True) -> Callable[[Handler], Handler]:
         """Route a message that is one of `words` (or starts with one, if it takes an argument).
 
-        The word sets the reply language. A word must stand alone unless it takes an
+        The word sets the reply language unless `sets_language` is False (an OK at the
+        end of a report written in Chinese). A word must stand alone unless it takes an
         argument, so a description that starts with "Back then…" stays a description;
-        `when` limits the word to some moments (a confirming 好的 only at the summary).
+        while the reporter's messages are answers (a draft, a follow-up) the argument
+        must be a receipt: 补充：他们又换了网址 is an answer. `when` limits the word to
+        some moments (a confirming 好的 only at the summary).
         """
 
         def match(ctx: Context) -> str | None:
@@ -53,8 +58,11 @@ class Router:
             found = ctx.typed.match(words, argument)
             if found is None:
                 return None
-            lang, ctx.argument = found
-            return lang
+            lang, rest = found
+            if rest and normalise_receipt(rest) is None and ctx.collecting():
+                return None
+            ctx.argument = rest
+            return lang if sets_language else ""
 
         return self._add(match)
 

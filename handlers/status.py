@@ -32,7 +32,9 @@ def status(ctx: Context) -> Reply:
 
 
 def _bare_receipt(ctx: Context) -> bool:
-    return ctx.inbound.kind == "text" and shown_receipt(ctx.inbound.text) is not None
+    # Inside a draft it is an answer: wx888-66666 is a WeChat ID of the receipt's shape.
+    return (ctx.draft is None and ctx.inbound.kind == "text"
+            and shown_receipt(ctx.inbound.text) is not None)
 
 
 @router.when(_bare_receipt)

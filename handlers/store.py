@@ -14,6 +14,7 @@ from typing import Any, Protocol
 # both: housekeeping and purge sweep abandoned drafts (db/conversations.py).
 DRAFT_KEY = "draft"
 DRAFT_SWEPT_KEY = "draft_swept"
+REPLY_TO_KEY = "reply_to"  # the receipt a reporter's follow-up messages are added to
 
 
 @dataclass(frozen=True, slots=True)

@@ -443,6 +443,24 @@ def test_a_quote_left_open_in_a_csv_is_named_by_line_and_nothing_is_imported(
     assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
 
 
+def test_a_quote_left_open_that_a_later_field_closes_is_named_where_it_opened(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Regression (review): the error named the line where the quote happened to close."""
+    tips = csv_file(tmp_path / "hotline.csv",
+                    "description,who,target_type\r\n"
+                    "\"他们说三天回本,x,1\r\n"
+                    "正常一行,y,1\r\n"
+                    "坏类型,z,99\r\n"
+                    "\"second\",z,1\r\n")
+    result = run(["import", str(tips)], env(settings), tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[0] == (
+        f"{tips}: line 2: a quote opened on this line runs on to line 5: a quote left open? "
+        '(a quote inside a quoted field is written twice: "")')
+    assert rows(settings.db_path, "SELECT count(*) FROM reports") == [(0,)]
+
+
 def test_a_quoted_field_that_swallows_more_lines_than_a_letter_has_is_named_by_line(
     settings: Settings, tmp_path: Path
 ) -> None:

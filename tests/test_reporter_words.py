@@ -243,3 +243,73 @@ def test_the_readme_lists_every_accepted_word() -> None:
                if w not in listed]
     assert not missing
 
+
+
+# --- review: words never swallow an answer ----------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [
+    "我要举报，这个群每天拉人投资USDT，说三天回本",
+    "举报：群主让我转账到USDT地址",
+    "进度：他们说三天回本",
+    "补充，群主还让我下载App",
+    "Status: they said it doubles in three days",
+])
+def test_a_description_that_starts_with_a_command_word_and_a_comma_is_taken_as_written(
+    tmp_path: Path, answer: str
+) -> None:
+    """Regression (review): a word with a separator took over an answer inside a draft."""
+    reporter = at_what_happened(tmp_path)
+    assert "4/5" in reporter.say(answer)
+    assert reporter.state["draft"]["what"] == answer
+
+
+def test_a_who_answer_that_starts_with_woyaojubao_is_read_as_the_answer(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    reporter.say("举报")
+    reporter.say("1")
+    assert "huobi-vip.com" in reporter.say("我要举报 火币 huobi-vip.com")
+
+
+def test_evidence_that_starts_with_buchong_is_kept_as_evidence(tmp_path: Path) -> None:
+    reporter = at_what_happened(tmp_path)
+    reporter.say("群里有人推荐USDT理财，让我转账。")
+    assert "第1件证据" in reporter.say("补充：他们又换了网址 new-huobi.com")
+
+
+def test_a_wechat_id_shaped_like_a_receipt_answers_who(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    reporter.say("举报")
+    reporter.say("3")
+    answer = reporter.say("wx888-66666")
+    assert "未找到" not in answer and "3/5" in answer
+
+
+def test_a_receipt_after_chaxun_still_works_inside_a_draft(tmp_path: Path) -> None:
+    reporter = Reporter(tmp_path / "tips.db")
+    receipt = reporter.file("huobi-vip.com", "他们让我充值USDT。")
+    shown = f"{receipt[:5]}-{receipt[5:]}"
+    reporter.say("举报")
+    assert shown in reporter.say(f"查询：{shown}")
+
+
+@pytest.mark.parametrize("word", ["OK", "ＯＫ！", "yes"])
+def test_a_chinese_reporter_who_confirms_with_ok_is_answered_in_chinese(
+    tmp_path: Path, word: str
+) -> None:
+    """Regression (review): OK at the summary switched the report to English."""
+    reporter = at_the_summary(tmp_path)
+    assert "回执号" in reporter.say(word)
+    assert reporter.db.execute("SELECT lang FROM reports").fetchall() == [("zh",)]
+
+
+def test_a_photo_after_going_back_to_who_files_no_earlier_answer(tmp_path: Path) -> None:
+    """Regression (review): the screenshot cleared `who` but kept its old identifiers."""
+    reporter = Reporter(tmp_path / "tips.db")
+    for text in ("举报", "1", "huobi-vip.com", "返回"):
+        reporter.say(text)
+    photo(reporter, "who-shot")
+    reporter.say("他们让我充值USDT。")
+    reporter.say("跳过")
+    assert RECEIPT.search(reporter.say("提交"))
+    assert reporter.db.execute("SELECT count(*) FROM report_identifiers").fetchall() == [(0,)]

@@ -76,16 +76,18 @@ def test_a_domains_urls_are_listed_with_it_not_as_rows_repeating_it(
     desk.file("平台名称：星链 电话 13800138000 coinwin.top", reporter="p_dan")
     desk.file("https://mp.weixin.qq.com/s?__biz=MzA5", reporter="p_eve")  # a platform's
 
-    report = triage_json(desk, "--top", "4")
+    # A script still gets every URL entity with its figures (the JSON contract).
+    report = triage_json(desk)
     values = [(e["kind"], e["value"]) for e in report["entities"]]
     assert values[0] == ("domain", "huobi-vip.com")
-    assert report["entities"][0]["urls"] == [
-        f"https://www.huobi-vip.com/reg?ref={n}" for n in range(3)]
-    assert not any(kind == "url" and "huobi-vip.com" in value for kind, value in values)
-    # The list is still filled to --top; a URL whose domain is not listed keeps its row.
-    assert len(values) == 4
-    assert ("url", "https://mp.weixin.qq.com/s?__biz=MzA5") in [
-        (e["kind"], e["value"]) for e in triage_json(desk)["entities"]]
+    assert {("url", f"https://www.huobi-vip.com/reg?ref={n}") for n in range(3)} <= set(values)
+    assert ("url", "https://mp.weixin.qq.com/s?__biz=MzA5") in values
+
+    # People read a domain's URLs under it; the list is still filled to --top.
+    brief = run(["triage", "--format", "markdown", "--top", "4"],
+                {"TIPLINE_DB": str(desk.path)}, tmp_path).stdout
+    assert all(f"https://www.huobi-vip.com/reg?ref={n}" in brief for n in range(3))
+    assert "coinwin.top" in brief
 
     table = run(["triage"], {"TIPLINE_DB": str(desk.path)}, tmp_path).stdout
     lines = table.splitlines()

@@ -325,3 +325,13 @@ def test_an_empty_watchlist_lists_as_nothing(tmp_path: Path) -> None:
     assert (shown.returncode, shown.stdout, shown.stderr) == (0, "", "watchlist: empty\n")
     shown = tipline("--db", str(db_path), "watchlist", "list", "--format", "json")
     assert json.loads(shown.stdout) == []
+
+
+def test_terminal_escapes_in_a_watchlist_entry_are_listed_inert(tmp_path: Path) -> None:
+    """Regression (review): watchlist list printed escape sequences raw."""
+    db_path = tmp_path / "t.db"
+    assert import_csv(db_path, HEADER + "Huobi\x1b]0;pwned\x07,\x1b[2J火币网,,\n")[0] == 0
+    shown = tipline("--db", str(db_path), "watchlist", "list")
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "Huobi\\x1b]0;pwned\\x07" in shown.stdout and "\\x1b[2J火币网" in shown.stdout

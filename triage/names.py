@@ -264,6 +264,8 @@ def name_left(typed: str, raws: Iterable[str]) -> tuple[int, str] | None:
             if word.casefold() in _PROSE or _STOP_CHARS.search(word):
                 return None
             words.append((at + piece.index(word), word))
+            if len(words) > _MAX_WORDS:
+                return None  # a sentence, not a name: no need to read the rest
         at += len(piece)
     if not words or len(words) > _MAX_WORDS:
         return None

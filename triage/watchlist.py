@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from triage import wallets
 from triage.allowlist import is_allowlisted, registrable
 from triage.exports import shown_width
+from triage.inert import inert
 from triage.normalise import match_key, pinyin_key
 
 COLUMNS = ("name", "aliases", "domains", "addresses")
@@ -229,7 +230,9 @@ def listing_table(entries: Sequence[Listed]) -> str:
     Columns are as wide as their widest item (a Chinese character counts two): a long
     address stays whole, and a terminal narrower than the table wraps lines, not values.
     """
-    rows = [tuple([name] for name in COLUMNS), *(entry.cells() for entry in entries)]
+    rows = [tuple([name] for name in COLUMNS),
+            *(tuple([inert(item) for item in items] for items in entry.cells())
+              for entry in entries)]
     widths = [max(shown_width(item) for row in rows for item in row[i] or [""])
               for i in range(len(COLUMNS))]
     lines: list[str] = []

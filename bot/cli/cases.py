@@ -94,7 +94,9 @@ def triage(obj: Obj, since: Bound | None, statuses: tuple[str, ...], kinds: tupl
         previous = last_run(db, who, fmt)
         summary = summarise(SqlSummary.current(db), filters, now, top, previous,
                             chart=fmt == "html", totals=totals.result, seen_by=who, view=fmt,
-                            fold_urls=True)
+                            # A script reads every URL entity with its figures; people read
+                            # a domain's URLs under it.
+                            fold_urls=fmt != "json")
         if fmt == "json":
             text = inert_json(json.dumps(render.summary_json(summary, top),
                                          ensure_ascii=False, indent=2)) + "\n"

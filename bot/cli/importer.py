@@ -172,6 +172,9 @@ def _csv_problem(error: str, line: int, at: int) -> str:
         return (f"line {line}: a quote opened on this line is never closed (the field runs "
                 f"to the end of the file, line {at})")
     if "expected after" in error:
+        if at > line:  # the quote opened at `line` ran on and closed inside a later field
+            return (f"line {line}: a quote opened on this line runs on to line {at}: a "
+                    'quote left open? (a quote inside a quoted field is written twice: "")')
         return (f"line {at}: text after a closing quote (a quote inside a quoted field is "
                 'written twice: "")')
     return f"line {line}: {error}"
@@ -529,9 +532,10 @@ def detect_encoding(stream: IO[bytes], non_utf8_line: int | None) -> str:
     """A CSV's encoding: utf-8 if it is (a byte-order mark or valid UTF-8), else gb18030.
 
     GB18030 is what `export --encoding gb18030` writes, and what old Excel and WPS save
-    on a Chinese Windows (a superset of GBK). Chinese text in it is never valid UTF-8
-    (its two-byte characters are, as UTF-8, lead bytes without their continuations), so
-    a file that reads as UTF-8 is UTF-8, ASCII being both.
+    on a Chinese Windows (a superset of GBK). Chinese text in it is almost never valid
+    UTF-8 (a few two-byte pairs are, 录 = C2 BC, but a whole file of them is not), so a
+    file that reads as UTF-8 is taken as UTF-8, ASCII being both; `--encoding` decides
+    when in doubt.
     """
     start = stream.read(3)
     stream.seek(0)
