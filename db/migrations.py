@@ -637,6 +637,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             VALUES (OLD.sha256, CAST(strftime('%s', 'now') AS INTEGER));
         END""",
     )),
+    Migration("0015_watchlist_aliases", (
+        # An entry's aliases as written (a JSON list), for `tipline watchlist list`; NULL
+        # for entries imported before: their alias match keys are listed instead.
+        "ALTER TABLE watchlist ADD COLUMN aliases TEXT",
+    )),
 )
 
 

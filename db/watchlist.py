@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,14 +30,16 @@ def import_entries(db: sqlite_utils.Database, entries: Sequence[Entry], now: int
     with write_transaction(db):
         for entry in entries:
             row = db.execute("SELECT id FROM watchlist WHERE name = ?", (entry.name,)).fetchone()
+            aliases = json.dumps(list(entry.aliases), ensure_ascii=False)
             if row is None:
                 cursor = db.execute(
-                    "INSERT INTO watchlist (name, imported_at) VALUES (?, ?)", (entry.name, now)
-                )
+                    "INSERT INTO watchlist (name, imported_at, aliases) VALUES (?, ?, ?)",
+                    (entry.name, now, aliases))
                 entry_id, added = cursor.lastrowid, added + 1
             else:
                 entry_id, replaced = row[0], replaced + 1
-                db.execute("UPDATE watchlist SET imported_at = ? WHERE id = ?", (now, entry_id))
+                db.execute("UPDATE watchlist SET imported_at = ?, aliases = ? WHERE id = ?",
+                           (now, aliases, entry_id))
                 # Re-import replaces: an alias dropped from the CSV must stop matching.
                 db.execute("DELETE FROM watchlist_terms WHERE watchlist_id = ?", (entry_id,))
             db.conn.executemany(
@@ -69,12 +72,13 @@ def watchlist_names(db: sqlite_utils.Database) -> list[str]:
 
 def list_entries(db: sqlite_utils.Database) -> list[Listed]:
     """Every entry with its aliases, domains and addresses, by name."""
-    terms: dict[str, list[tuple[str, str]]] = {}
-    for name, kind, value in db.execute(
-        "SELECT w.name, t.kind, t.value FROM watchlist AS w "
+    entries: dict[str, tuple[list[str] | None, list[tuple[str, str]]]] = {}
+    for name, aliases, kind, value in db.execute(
+        "SELECT w.name, w.aliases, t.kind, t.value FROM watchlist AS w "
         "LEFT JOIN watchlist_terms AS t ON t.watchlist_id = w.id ORDER BY w.name"
     ):
-        found = terms.setdefault(str(name), [])
+        written = None if aliases is None else [str(a) for a in json.loads(aliases)]
+        _, found = entries.setdefault(str(name), (written, []))
         if kind is not None:
             found.append((str(kind), str(value)))
-    return [Listed.of(name, found) for name, found in terms.items()]
+    return [Listed.of(name, written, found) for name, (written, found) in entries.items()]

@@ -44,6 +44,8 @@ SHIPPED = {
         "0c9246f3381e77718a014349ac9ba26c1b8c8fdd080160d74e969848080c659a",
     "0014_draft_sweep":
         "691ac83235d8753576ef30bc25dc7bfffa06d1e4e20d25bc1ae1fb5969728bef",
+    "0015_watchlist_aliases":
+        "2eab51c7b0db1302f5af166605619fde5bebbc2bc521b0b57cf7494d8fceb60a",
 }
 
 

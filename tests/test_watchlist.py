@@ -312,10 +312,21 @@ def test_an_entry_imported_before_the_listing_existed_lists_its_alias_keys(
 
     [entry] = parse_csv((HEADER + "Huobi,火币;HTX,huobi.com,\n").encode())
     import_entries(db, [entry], 1)
-    db.execute("DELETE FROM watchlist_terms WHERE kind = 'aliases'")  # as stored before
+    db.execute("UPDATE watchlist SET aliases = NULL")  # as an entry imported before is
     [listed] = list_entries(db)
     assert (listed.name, listed.aliases, listed.domains) == ("Huobi", ["htx", "火币"],
                                                             ["huobi.com"])
+
+
+def test_aliases_as_written_are_kept_beside_the_entry_never_among_its_match_terms(
+    db: sqlite_utils.Database,
+) -> None:
+    [entry] = parse_csv((HEADER + "Huobi,火币;Huobi Global,huobi.com,\n").encode())
+    import_entries(db, [entry], 1)
+    assert db.execute("SELECT aliases FROM watchlist").fetchall() == [
+        ('["火币", "Huobi Global"]',)]
+    assert {kind for (kind,) in db.execute("SELECT kind FROM watchlist_terms")} == {
+        "name", "pinyin", "domain"}
 
 
 def test_an_empty_watchlist_lists_as_nothing(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ terms, the rows db/watchlist.py stores and matches on:
                  since it would flag every report that mentions it
   evm btc tron   classified and validated by the extractor's checksum validators, in the
                  extractor's value form, so a stored address equals an extracted one
-  aliases        the aliases as written, "; "-joined, for `tipline watchlist list` (never
-                 looked up: no identifier has this kind)
+The aliases as written are kept beside the entry, not among its terms (nothing looks
+them up), for `tipline watchlist list`.
 Everything is validated before anything is stored; the first problem is a WatchlistError
-whose message names the line. `Listed` turns an entry's terms back into the four columns
+whose message names the line. `Listed` turns an entry back into the four columns
 (`tipline watchlist list`: a table that never cuts, JSON, or a CSV `parse_csv` reads).
 Pure: no I/O.
 """
@@ -35,7 +35,6 @@ from triage.normalise import match_key, pinyin_key
 COLUMNS = ("name", "aliases", "domains", "addresses")
 NAME_KINDS = ("name", "pinyin")
 ADDRESS_KINDS = ("evm", "btc", "tron")
-ALIASES = "aliases"  # the term kind holding an entry's aliases as written
 _MIN_NAME_KEY = 2  # one letter would match every one-letter name
 
 
@@ -50,6 +49,7 @@ class Entry:
     name: str
     line: int
     terms: tuple[tuple[str, str], ...]
+    aliases: tuple[str, ...] = ()  # as written, for the listing
 
 
 def classify_address(address: str) -> tuple[str, str] | None:
@@ -108,8 +108,6 @@ def entry_terms(name: str, aliases: list[str], domains: list[str], addresses: li
                 "(wrong length, characters or checksum)"
             )
         terms.append(address)
-    if aliases:
-        terms.append((ALIASES, "; ".join(aliases)))
     return tuple(dict.fromkeys(terms))
 
 
@@ -158,9 +156,10 @@ def parse_csv(data: bytes) -> list[Entry]:
                 "(put its aliases, domains and addresses on one row)"
             )
         first_line[name] = line
-        terms = entry_terms(name, _items(cells["aliases"]), _items(cells["domains"]),
+        aliases = _items(cells["aliases"])
+        terms = entry_terms(name, aliases, _items(cells["domains"]),
                             _items(cells["addresses"]), line)
-        entries.append(Entry(name, line, terms))
+        entries.append(Entry(name, line, terms, tuple(aliases)))
     return entries
 
 
@@ -196,12 +195,12 @@ class Listed:
     addresses: list[str] = field(default_factory=list)  # in the extractor's form
 
     @classmethod
-    def of(cls, name: str, terms: Iterable[tuple[str, str]]) -> Listed:
-        """The entry with these stored terms."""
+    def of(cls, name: str, written: Sequence[str] | None, terms: Iterable[tuple[str, str]]
+           ) -> Listed:
+        """The entry with its aliases as written (None: not kept) and its stored terms."""
         terms = list(terms)
-        written = [value for kind, value in terms if kind == ALIASES]
-        if written:
-            aliases = _items(written[0])
+        if written is not None:
+            aliases = list(written)
         else:  # imported before aliases were kept as written: their match keys
             own = match_key(name)
             aliases = sorted({v for k, v in terms if k == "name" and v != own})
