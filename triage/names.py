@@ -230,19 +230,18 @@ _WORD_BREAKS = re.compile(r"[\s,，。.:：;；!！?？、|/\\()（）\[\]【】
 _MAX_WORDS = 3  # more words left over than a name has: a sentence
 
 
+# The Chinese fillers at either end, as often as they are there: one regex each way (a
+# loop over the list per word cost a sixth of an import row).
+_FILLERS = "|".join(map(re.escape, _CJK_FILLER))
+_LEADING_FILLER = re.compile(rf"^(?:{_FILLERS})+")
+_TRAILING_FILLER = re.compile(rf"(?:{_FILLERS})+$")
+
+
 def _strip_filler(word: str) -> str:
     """Cut filler words from either end of a word, as often as they are there."""
     if word.casefold() in _LATIN_FILLER:
         return ""
-    cut = True
-    while word and cut:
-        cut = False
-        for filler in _CJK_FILLER:
-            if word.startswith(filler):
-                word, cut = word[len(filler):], True
-            if word.endswith(filler):
-                word, cut = word[: -len(filler)], True
-    return word
+    return _TRAILING_FILLER.sub("", _LEADING_FILLER.sub("", word, count=1), count=1)
 
 
 def name_left(typed: str, raws: Iterable[str]) -> tuple[int, str] | None:
