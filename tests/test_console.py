@@ -421,3 +421,20 @@ def test_every_console_word_exists_in_both_languages() -> None:
     from bot.console.texts import EN, ZH
 
     assert set(ZH) == set(EN)
+
+
+async def test_the_triage_page_lists_a_domains_urls_under_it_each_a_link(
+    browser: Browser, alice: Account, desk: Desk
+) -> None:
+    for n in range(3):  # three links to one site, each from two people
+        for reporter in (f"p_a{n}", f"p_b{n}"):
+            desk.file(f"https://www.huobi-vip.com/reg?ref={n}", reporter=reporter)
+    await browser.sign_in(alice)
+    status, page, _ = await browser.get("/")
+    assert status == 200
+    assert page.count('<ul class="urls">') == 1
+    for n in range(3):
+        assert (f'<li><a href="/entities/url/https%3A%2F%2Fwww.huobi-vip.com%2Freg%3Fref%3D{n}">'
+                in page)
+    # A URL listed under its domain has no row of its own.
+    assert page.count("https://www.huobi-vip.com/reg?ref=0</a>") == 1

@@ -80,7 +80,8 @@ async def triage_page(request: web.Request) -> web.StreamResponse:
 
     def build(db: Any) -> Any:
         previous = last_run(db, who)
-        summary = summarise(SqlSummary.current(db), filters, now, top, previous)
+        summary = summarise(SqlSummary.current(db), filters, now, top, previous,
+                            fold_urls=True)  # a domain's URLs under it, as the CLI shows
         record_run(db, who, now)
         return summary
 
