@@ -50,9 +50,10 @@ class EntityPage:
 
 _LINE = ("r.id, r.receipt, r.status, r.target_type, r.received_at, r.assignee, "
          "substr(r.who, 1, 120)")
-# Reports naming (kind, value): those triage has indexed, and those filed since (above
-# indexed_to: a few thousand rows at most between two triage runs).
-_NAMING = """
+# Reports naming (:kind, :value): those triage has indexed, and those filed since (above
+# indexed_to: a few thousand rows at most between two triage runs). report_identifiers
+# has no index by value: a query by value goes through entity_reports, or scans it all.
+NAMING = """
     SELECT report_id FROM entity_reports WHERE kind = :kind AND value = :value
     UNION
     SELECT i.report_id FROM report_identifiers AS i, entity_index AS x
@@ -66,16 +67,16 @@ def entity_page(db: sqlite_utils.Database, kind: str, value: str, before: int | 
     params = {"kind": kind, "value": value, "before": before or (1 << 62), "page": PAGE + 1,
               "cap": COUNT_CAP + 1}
     rows = db.execute(
-        f"SELECT {_LINE} FROM reports AS r WHERE r.id IN ({_NAMING}) AND r.id < :before "
+        f"SELECT {_LINE} FROM reports AS r WHERE r.id IN ({NAMING}) AND r.id < :before "
         "ORDER BY r.id DESC LIMIT :page", params).fetchall()
     lines = [ReportLine(*row) for row in rows[:PAGE]]
-    (count,) = db.execute(f"SELECT count(*) FROM ({_NAMING} LIMIT :cap)", params).fetchone()
+    (count,) = db.execute(f"SELECT count(*) FROM ({NAMING} LIMIT :cap)", params).fetchone()
     (reporters,) = db.execute(
         f"SELECT count(DISTINCT reporter) FROM (SELECT r.reporter FROM reports AS r "
-        f"WHERE r.id IN ({_NAMING}) LIMIT :cap)", params).fetchone()
+        f"WHERE r.id IN ({NAMING}) LIMIT :cap)", params).fetchone()
     appears = db.execute(
         "SELECT i.kind, i.value, count(*) AS n FROM report_identifiers AS i "
-        f"WHERE i.report_id IN (SELECT report_id FROM ({_NAMING}) "
+        f"WHERE i.report_id IN (SELECT report_id FROM ({NAMING}) "
         "ORDER BY report_id DESC LIMIT :sample) AND NOT (i.kind = :kind AND i.value = :value) "
         "GROUP BY i.kind, i.value ORDER BY n DESC, i.kind, i.value LIMIT :top",
         {**params, "sample": APPEARS_SAMPLE, "top": APPEARS_WITH}).fetchall()
@@ -92,7 +93,7 @@ def find_identifiers(db: sqlite_utils.Database, values: list[tuple[str, str]], t
                                      *((kind, typed.lower()) for kind in KINDS)]))
     found = []
     for kind, value in candidates:
-        (count,) = db.execute(f"SELECT count(*) FROM ({_NAMING} LIMIT :cap)",
+        (count,) = db.execute(f"SELECT count(*) FROM ({NAMING} LIMIT :cap)",
                               {"kind": kind, "value": value, "cap": COUNT_CAP}).fetchone()
         if count:
             found.append((kind, value, int(count)))

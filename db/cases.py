@@ -8,6 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from db import feedback, reads
+from db.browse import NAMING
 from db.connection import write_transaction
 from db.watchlist import watchlist_match
 from triage.case import (
@@ -89,11 +90,12 @@ def _others(db: sqlite_utils.Database, kind: str, value: str, report_id: int, na
     `naming` is the exact count of reports naming it, this one included: no second pass
     over a big entity's reports to count the others.
     """
+    # Newest filed first (ids grow with filing): one pass down the reports' primary key
+    # over the entity's set, however many reports name it.
     listed = tuple(str(receipt) for (receipt,) in db.execute(
-        "SELECT r.receipt FROM reports AS r WHERE r.id IN (SELECT o.report_id "
-        "FROM report_identifiers AS o WHERE o.kind = ? AND o.value = ? AND o.report_id != ?) "
-        "ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
-        (kind, value, report_id, OTHERS_LISTED)))
+        f"SELECT r.receipt FROM reports AS r WHERE r.id IN ({NAMING}) AND r.id != :report "
+        "ORDER BY r.id DESC LIMIT :listed",
+        {"kind": kind, "value": value, "report": report_id, "listed": OTHERS_LISTED}))
     if len(listed) < OTHERS_LISTED:
         return listed, len(listed)
     return listed, max(len(listed), naming - 1)

@@ -140,3 +140,20 @@ def test_an_imported_tip_files_huobi_by_name_as_the_chat_does(
     (imported,) = rows(settings.db_path, "SELECT receipt FROM reports WHERE channel = 'hotline'")
     assert ("name", "火币") in named(settings, imported[0])
     assert named(settings, imported[0]) == named(settings, chat)
+
+
+async def test_a_channel_beside_an_id_is_no_name_and_never_tops_triage(
+    weixin: WeChat, settings: Settings
+) -> None:
+    """Regression: at a million tips 电报 (75,171 reports) and 加v (74,726) were triage's
+    biggest "names": the channel words beside an ID were filed as the platform's name."""
+    for n, who in enumerate(("https://chain-lifu.cc/h5/#/login 电报 @chainlifu_support",
+                             "www.mgar.top 加V：vipmgar0", "Telegram @coinx_support",
+                             "纸飞机 @okx_cn_kefu")):
+        echo, receipt = await file_who(Reporter(weixin, f"o_c{n}"), who)
+        assert "名称" not in echo, who
+        assert not any(kind == "name" for kind, _ in named(settings, receipt)), who
+    echo, receipt = await file_who(Reporter(weixin, "o_qq"), "QQ群 2798847740，火富天交易所")
+    assert ("name", "火富天") in named(settings, receipt)
+    assert not any(key.startswith("name ") and ("电报" in key or "加v" in key)
+                   for key in triage(settings))

@@ -210,11 +210,15 @@ _CJK_FILLER = (
     "官网", "官方", "网站", "网址", "链接", "地址", "客服", "微信", "电话", "手机", "号码",
     "联系", "邮箱", "钱包", "账号", "帐号", "群号", "名字", "名称", "平台", "卡号", "收款",
     "注册", "下载", "付款", "转账", "是", "为", "叫", "的",
+    # Channels, not whose: "电报 @x_support", "加V：vip88", "QQ群 123，火富天交易所".
+    "纸飞机", "电报群", "电报", "加微信", "加微", "加V", "VX", "QQ群", "QQ", "微信群", "群号码",
+    "频道", "推特", "脸书", "抖音", "快手", "微博", "群",
 )  # fmt: skip
 _LATIN_FILLER = frozenset((
     "website", "site", "web", "official", "url", "link", "address", "wechat", "weixin",
     "phone", "tel", "mobile", "support", "customer", "service", "email", "e-mail", "mail",
     "wallet", "id", "contact", "account", "number", "no", "name", "platform",
+    "telegram", "tg", "qq", "whatsapp", "twitter", "facebook", "fb", "vx", "wx",
 ))  # fmt: skip
 # Latin words of a sentence, not a name: "CoinPro token sale at coinpro-ico.io".
 _PROSE = frozenset((
@@ -233,8 +237,8 @@ _MAX_WORDS = 3  # more words left over than a name has: a sentence
 # The Chinese fillers at either end, as often as they are there: one regex each way (a
 # loop over the list per word cost a sixth of an import row).
 _FILLERS = "|".join(map(re.escape, _CJK_FILLER))
-_LEADING_FILLER = re.compile(rf"^(?:{_FILLERS})+")
-_TRAILING_FILLER = re.compile(rf"(?:{_FILLERS})+$")
+_LEADING_FILLER = re.compile(rf"^(?:{_FILLERS})+", re.IGNORECASE)  # qq群, 加v
+_TRAILING_FILLER = re.compile(rf"(?:{_FILLERS})+$", re.IGNORECASE)
 
 
 def _strip_filler(word: str) -> str:
