@@ -30,6 +30,11 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
+def read_only_copy(path: Path) -> bool:
+    """Whether `path` is a database nobody may write (a copy on read-only media): read as is."""
+    return path.is_file() and not writable(path)
+
+
 def connect(path: str | Path, *, readonly: bool = False,
             busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.Database:
     """Open (creating its folder) the database at `path` with Tipline's pragmas."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
+from db.reports import SqlStore
 from handlers.store import DRAFT_KEY, DRAFT_SWEPT_KEY
 
 # The draft's age as the index conversations_by_draft_age holds it (migration 14):
@@ -58,9 +59,8 @@ def sweep_drafts(db: sqlite_utils.Database, untouched_before: int, limit: int = 
     for reporter, stored in rows:
         state = json.loads(stored)
         draft = state.pop(DRAFT_KEY)
-        draft_id = draft.get("id") if isinstance(draft, dict) else None
-        db.conn.execute("DELETE FROM evidence WHERE draft_id = ? AND report_id IS NULL",
-                        (draft_id,))
+        if isinstance(draft, dict):
+            SqlStore(db).discard_draft(str(draft.get("id")))
         state[DRAFT_SWEPT_KEY] = True
         db.conn.execute("UPDATE conversations SET state = ? WHERE reporter = ?",
                         (dump_state(state), reporter))

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db.connection import CLI_BUSY_TIMEOUT_MS, connect, writable
+from db.connection import CLI_BUSY_TIMEOUT_MS, connect, read_only_copy
 from triage.times import UTC_OFFSET, ZONE
 
 COLUMNS = ("receipt", "received_at", "status", "target_type", "identifiers", "description",
@@ -160,8 +160,7 @@ class Snapshot:
     """
 
     def __init__(self, path: Path) -> None:
-        # A copy on read-only media is read as it is (see db.connection._read_only_uri).
-        self.db = connect(path, readonly=not writable(path),
+        self.db = connect(path, readonly=read_only_copy(path),
                           busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
         self.db.conn.execute("BEGIN")
         self.db.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # read begins

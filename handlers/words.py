@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from triage.normalise import fold
-from triage.vocabulary import normalise_receipt
+from triage.vocabulary import TYPED_AROUND, normalise_receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ _REACH: Final = 1 + max(len(word) for words in COMMANDS for word in (*words.zh, 
 _HEAD: Final = max(len(word) for words in COMMANDS for word in words.zh)
 
 # Punctuation people add to a word on a phone keyboard (full-width forms fold to these).
-TRAILING: Final = "。.!！?？~～ "
+TRAILING: Final = TYPED_AROUND + "~～"
 # What may stand between a word and its argument: 查询 ABCDE-12345, 查询：ABCDE-12345.
 SEPARATORS: Final = " :,、"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")

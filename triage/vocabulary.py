@@ -50,8 +50,9 @@ RECEIPT_LENGTH: Final = 10
 # for the hyphen (full-width ones NFKC makes a hyphen).
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "\u2010": "-", "\u2011": "-",
                           "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-"})
-# Punctuation a receipt may be sent with: "ABCDE-12345。".
-_AROUND = "。.!！?？ "
+# Punctuation a receipt (or a command word: handlers/words.py) may be sent with:
+# "ABCDE-12345。".
+TYPED_AROUND: Final = "。.!！?？ "
 # A receipt as the bot shows it: five, a hyphen (or dash), five.
 _SHOWN = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
 
@@ -67,7 +68,7 @@ def normalise_receipt(typed: str) -> str | None:
     """The receipt a reporter typed (any case or width, hyphens and spaces optional), or None."""
     if len(typed) > 4 * RECEIPT_LENGTH:  # room for spaces; a sentence is no receipt
         return None
-    plain = unicodedata.normalize("NFKC", typed).strip(_AROUND).upper().translate(_READ_AS)
+    plain = unicodedata.normalize("NFKC", typed).strip(TYPED_AROUND).upper().translate(_READ_AS)
     compact = "".join(plain.split()).replace("-", "")
     if len(compact) != RECEIPT_LENGTH or any(c not in RECEIPT_ALPHABET for c in compact):
         return None
@@ -81,7 +82,7 @@ def shown_receipt(typed: str) -> str | None:
     """
     if len(typed) > 2 * RECEIPT_LENGTH:  # every text is asked: a description skips NFKC
         return None
-    plain = unicodedata.normalize("NFKC", typed).strip(_AROUND).upper().translate(_READ_AS)
+    plain = unicodedata.normalize("NFKC", typed).strip(TYPED_AROUND).upper().translate(_READ_AS)
     return normalise_receipt(plain) if _SHOWN.fullmatch(plain) else None
 
 

@@ -187,14 +187,14 @@ def database(obj: Obj, *, create: bool = False, writes: bool = False) -> Iterato
 
     A copy nobody may write is opened read-only, unless the command `writes` all along.
     """
-    from db.connection import CLI_BUSY_TIMEOUT_MS, Unopenable, connect, writable
+    from db.connection import CLI_BUSY_TIMEOUT_MS, Unopenable, connect, read_only_copy
     from db.migrations import MIGRATIONS, migrate, schema_version
 
     path = obj.settings().db_path
     if not create and not path.exists():
         raise click.ClickException(f"no database at {path} (set TIPLINE_DB or pass --db)")
     # A copy on read-only media (a case file, a write-protected disk) is read as it is.
-    readonly = not writes and path.is_file() and not writable(path)
+    readonly = not writes and read_only_copy(path)
     try:
         db = connect(path, readonly=readonly, busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
     except Unopenable as error:

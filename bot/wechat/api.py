@@ -122,10 +122,10 @@ class WeChatAPI:
     """The calls Tipline makes to WeChat: the token, media downloads, the custom menu."""
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession, tokens: TokenStore,
-                 retry: Retry = Retry(), timeout: float = 10.0,
-                 download_timeout: float = 120.0, egress: Egress | None = None) -> None:
+                 egress: Egress, retry: Retry = Retry(), timeout: float = 10.0,
+                 download_timeout: float = 120.0) -> None:
         self.base = settings.wechat_api_base_url
-        self.egress = egress or Egress(self.base, settings.media_hosts)
+        self.egress = egress  # the session's resolver is built from the same rule
         self.app_id = settings.wechat_app_id
         self.secret = settings.wechat_app_secret
         self.session = session
@@ -324,7 +324,7 @@ async def open_api(settings: Settings, **options: Any) -> AsyncIterator[WeChatAP
     try:
         connector = aiohttp.TCPConnector(resolver=egress.resolver())
         async with aiohttp.ClientSession(connector=connector) as session:
-            yield WeChatAPI(settings, session, tokens, egress=egress, **options)
+            yield WeChatAPI(settings, session, tokens, egress, **options)
     finally:
         tokens.close()
 

@@ -17,8 +17,6 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from bot.config import DEFAULT_MEDIA_HOSTS
-
 
 class OffList(Exception):
     """A download that would leave WeChat's hosts; the message says where it would go."""
@@ -39,11 +37,10 @@ def _is_ip(host: str) -> bool:
 class Egress:
     """The rule for one client: its API origin, and the media hosts beyond it."""
 
-    def __init__(self, api_base: str, media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS
-                 ) -> None:
+    def __init__(self, api_base: str, media_hosts: tuple[str, ...]) -> None:
         base = URL(api_base)
         self.api_origin = (base.scheme, base.host, base.explicit_port or base.port)
-        self.media_hosts = tuple(h.strip(".").lower() for h in media_hosts if h.strip("."))
+        self.media_hosts = media_hosts  # lower-case, without dots at the ends (bot.config)
 
     def is_api(self, url: URL) -> bool:
         """Whether `url` is on the configured API origin (trusted as configured)."""
